@@ -1,0 +1,134 @@
+"""Running a block in a worker (DESIGN §3.3, §3.4): claim, walk, settle, retry."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from eventtree.engine import dispatch
+from eventtree.engine.context import RunContext
+from eventtree.engine.trees import subtree_find, tree_load
+from eventtree.engine.walker import NodeFailure, walk
+from eventtree.models import Block, BlockState, Flag, Phase, Record, Run, RunStatus, Step
+
+logger = logging.getLogger(__name__)
+
+
+class LeaseLost(Exception):
+    """Another worker took the block over after this one's lease expired."""
+
+
+def block_claim(block_id: int) -> Block | None:
+    """Take a due, pending block for this worker with one atomic update; None if not ours."""
+    now = timezone.now()
+    lease_until = now + timedelta(seconds=settings.EVENTTREE["BLOCK_LEASE_SECONDS"])
+    claimed = Block.objects.filter(pk=block_id, state=BlockState.PENDING, due_at__lte=now).update(
+        state=BlockState.RUNNING,
+        attempts=F("attempts") + 1,
+        lease_until=lease_until,
+        started_at=now,
+        updated_at=now,
+    )
+    if not claimed:
+        return None
+    return Block.objects.select_related("run__tree", "run__submission").get(pk=block_id)
+
+
+def block_run(block_id: int) -> BlockState | None:
+    """Run a block if it is due and still pending; a wake-up for anything else does nothing.
+
+    Returns the block's state afterwards, or None when this call did not run it.
+    """
+    block = block_claim(block_id)
+    if block is None:
+        return None
+    run = block.run
+    context = RunContext(run=run, record=run.record, phase=Phase.BACKGROUND,
+                         attempt=block.attempts, block=block)
+    try:
+        with transaction.atomic():
+            # Locking the record serialises blocks that update it, so none loses another's update.
+            context.record = Record.objects.select_for_update().select_related("form").get(
+                pk=run.record_id
+            )
+            walk(block_children(block), context)
+            Step.objects.bulk_create(context.steps)
+            block_finish(block, BlockState.DONE)
+            Flag.objects.update_or_create(run=run, name=block.flag_name, defaults={"value": True})
+            run_settle(run.pk)
+        return BlockState.DONE
+    except LeaseLost:
+        logger.warning("Block %s: lease lost, attempt %s rolled back", block.pk, block.attempts)
+        return None
+    except NodeFailure as failure:
+        return block_attempt_failed(block, context, failure.detail)
+    except Exception as exc:
+        logger.exception("Block %s raised", block.pk)
+        return block_attempt_failed(block, context, f"{type(exc).__name__}: {exc}")
+
+
+def block_children(block: Block) -> list:
+    roots = tree_load(block.run.tree_id)
+    if block.node_id is None:  # a whole tree in async mode
+        return roots
+    node = subtree_find(roots, block.node_id)
+    return node.child_nodes if node else []
+
+
+def block_finish(block: Block, state: BlockState, error: str = "") -> None:
+    """Move a block this worker holds to a final state; raise LeaseLost if it no longer holds it."""
+    now = timezone.now()
+    changed = Block.objects.filter(
+        pk=block.pk, state=BlockState.RUNNING, attempts=block.attempts
+    ).update(state=state, finished_at=now, lease_until=None, last_error=error, updated_at=now)
+    if not changed:
+        raise LeaseLost(block.pk)
+
+
+def block_attempt_failed(block: Block, context: RunContext, error: str) -> BlockState | None:
+    """After the attempt's rollback: keep its steps, then schedule a retry or mark it failed."""
+    for step in context.steps:
+        step.pk = None
+    try:
+        with transaction.atomic():
+            Step.objects.bulk_create(context.steps)
+            if block.attempts < block.max_attempts:
+                block_retry_later(block, error)
+                return BlockState.PENDING
+            block_finish(block, BlockState.FAILED, error)
+            run_settle(block.run_id)
+            return BlockState.FAILED
+    except LeaseLost:
+        return None
+
+
+def block_retry_later(block: Block, error: str) -> None:
+    base = settings.EVENTTREE["RETRY_BASE_SECONDS"]
+    now = timezone.now()
+    due_at = now + timedelta(seconds=base * 2 ** (block.attempts - 1))
+    changed = Block.objects.filter(
+        pk=block.pk, state=BlockState.RUNNING, attempts=block.attempts
+    ).update(state=BlockState.PENDING, due_at=due_at, lease_until=None, last_error=error,
+             updated_at=now)
+    if not changed:
+        raise LeaseLost(block.pk)
+    block.due_at = due_at
+    dispatch.blocks_enqueue([block])
+
+
+def run_settle(run_id: int) -> None:
+    """Mark the run finished if every block is. Call inside `atomic`, after the block's update."""
+    run = Run.objects.select_for_update().get(pk=run_id)
+    if run.status != RunStatus.RUNNING:
+        return
+    states = set(run.blocks.values_list("state", flat=True))
+    if not states.issubset(BlockState.finished()):
+        return
+    run.status = RunStatus.FAILED if BlockState.FAILED in states else RunStatus.DONE
+    run.finished_at = timezone.now()
+    run.save(update_fields=["status", "finished_at"])

@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.utils import timezone
+
+from eventtree.engine.outbox import outbox_deliver_on_commit
+from eventtree.engine.templating import render_value
+from eventtree.actions.base import ActionFailed
+from eventtree.models import Block, Field, Flag, Node, OutboxMessage, Phase, Progress, Record, Run, Step
+
+
+@dataclass
+class RunContext:
+    """What an action sees of the run it belongs to, and what it may change.
+
+    Steps are collected in memory and written by the walk's caller, so that a rolled-back
+    block can still write the history of its failed attempt.
+    """
+
+    run: Run
+    record: Record
+    phase: Phase
+    attempt: int = 1
+    block: Block | None = None
+    depth: int = 0
+    node: Node | None = None  # the node being executed
+    steps: list[Step] = field(default_factory=list)
+    _flags: dict[str, bool] | None = None
+    _fields: dict[str, Field] | None = None
+
+    # -- reading -----------------------------------------------------------------------------
+
+    @property
+    def flags(self) -> dict[str, bool]:
+        if self._flags is None:
+            self._flags = dict(self.run.flags.values_list("name", "value"))
+        return self._flags
+
+    def form_field(self, name: str) -> Field:
+        if self._fields is None:
+            self._fields = {field.name: field for field in self.record.form.fields.all()}
+        try:
+            return self._fields[name]
+        except KeyError:
+            raise ActionFailed(f"The form {self.record.form.slug!r} has no field {name!r}") from None
+
+    def template_context(self) -> dict[str, Any]:
+        values = self.record.values
+        return {
+            "record": {**values, "id": self.record.pk, "created_at": self.record.created_at},
+            "run": {"id": self.run.pk, "tree": self.run.tree.name, "event": self.run.event},
+            "flags": self.flags,
+        }
+
+    def render(self, template: str) -> str:
+        return render_value(template, self.template_context())
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def record_update(self, values: dict[str, Any]) -> None:
+        """Set record values. Inside a block the record row is already locked by the caller."""
+        self.record.values = {**self.record.values, **values}
+        self.record.save(update_fields=["values", "updated_at"])
+
+    def flag_set(self, name: str, value: bool = True) -> None:
+        Flag.objects.update_or_create(run=self.run, name=name, defaults={"value": value})
+        self.flags[name] = value
+
+    def progress_set(self, name: str, **values: Any) -> None:
+        Progress.objects.update_or_create(run=self.run, name=name, defaults=values)
+
+    def outbox_add(self, *, kind: str, node: Node, payload: dict[str, Any]) -> OutboxMessage:
+        """Write a side effect to perform once this transaction commits, once per step and attempt."""
+        block_part = f"b{self.block.pk}" if self.block else "sync"
+        key = f"r{self.run.pk}:{block_part}:n{node.pk}:a{self.attempt}"
+        message, created = OutboxMessage.objects.get_or_create(
+            key=key, defaults={"run": self.run, "kind": kind, "payload": payload}
+        )
+        if created:
+            # A worker delivers right after its own commit; a request hands delivery to a worker.
+            outbox_deliver_on_commit(message.pk, inline=self.block is not None)
+        return message
+
+    def step_add(
+        self,
+        node: Node | None,
+        *,
+        label: str,
+        status: str,
+        started_at: datetime,
+        error: str = "",
+        output: str = "",
+    ) -> None:
+        self.steps.append(
+            Step(
+                run=self.run,
+                block=self.block,
+                node=node,
+                label=label[:200],
+                phase=self.phase,
+                attempt=self.attempt,
+                status=status,
+                started_at=started_at,
+                finished_at=timezone.now(),
+                error=error,
+                output=output,
+            )
+        )

@@ -1,0 +1,155 @@
+"""Firing a form event: the synchronous phase of every active tree (DESIGN §3.1, §3.2, §3.6)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+
+from eventtree.actions.base import ActionFailed
+from eventtree.engine import dispatch
+from eventtree.engine.context import RunContext
+from eventtree.engine.trees import tree_load
+from eventtree.engine.values import coerce_value
+from eventtree.engine.walker import walk
+from eventtree.models import (
+    Block,
+    Event,
+    EventTree,
+    Field,
+    Form,
+    Phase,
+    Record,
+    Run,
+    RunMode,
+    RunStatus,
+    Step,
+    Submission,
+)
+
+
+@dataclass(frozen=True)
+class ActiveTree:
+    id: int
+    name: str
+    mode: str
+    max_attempts: int
+
+
+def active_trees_cache_key(form_id: int, event: str) -> str:
+    return f"eventtree:active-trees:{form_id}:{event}"
+
+
+def active_trees(form_id: int, event: str) -> list[ActiveTree]:
+    """The active trees of (form, event), cached until a tree of the form changes."""
+    key = active_trees_cache_key(form_id, event)
+    trees = cache.get(key)
+    if trees is None:
+        trees = [
+            ActiveTree(*row)
+            for row in EventTree.objects.filter(form_id=form_id, event=event, active=True)
+            .order_by("position", "id")
+            .values_list("id", "name", "mode", "max_attempts")
+        ]
+        cache.set(key, trees, timeout=None)
+    return trees
+
+
+def active_trees_forget(form_id: int) -> None:
+    cache.delete_many([active_trees_cache_key(form_id, event) for event in Event.values])
+
+
+def event_fire(
+    *,
+    record: Record,
+    event: str,
+    visitor: bool = True,
+    submission: Submission | None = None,
+    phase: Phase = Phase.SYNC,
+    depth: int = 0,
+) -> tuple[Submission | None, list[Run]]:
+    """Run the synchronous phase of every active tree of (record.form, event).
+
+    Call inside `transaction.atomic()`: a NodeFailure propagates, and the caller's rollback then
+    removes the record, the runs and every queued block. With `visitor`, a Submission groups the
+    runs (created here unless given).
+    """
+    trees = active_trees(record.form_id, event)
+    if not trees:
+        return submission, []
+    if visitor and submission is None:
+        submission = Submission.objects.create(form_id=record.form_id, record=record, event=event)
+    runs = [
+        tree_run_start(tree, record=record, event=event, submission=submission, phase=phase, depth=depth)
+        for tree in trees
+    ]
+    return submission, runs
+
+
+def tree_run_start(
+    tree: ActiveTree,
+    *,
+    record: Record,
+    event: str,
+    submission: Submission | None,
+    phase: Phase,
+    depth: int,
+) -> Run:
+    run = Run.objects.create(tree_id=tree.id, record=record, submission=submission, event=event)
+    if tree.mode == RunMode.ASYNC:
+        block = Block.objects.create(
+            run=run, node=None, label=tree.name, due_at=timezone.now(), max_attempts=tree.max_attempts
+        )
+        dispatch.blocks_enqueue([block])
+        return run
+    context = RunContext(run=run, record=record, phase=phase, depth=depth)
+    walk(tree_load(tree.id), context)
+    Step.objects.bulk_create(context.steps)
+    if not run.blocks.exists():
+        run.status = RunStatus.DONE
+        run.finished_at = timezone.now()
+        run.save(update_fields=["status", "finished_at"])
+    return run
+
+
+def record_create_and_fire(*, form_slug: str, values: dict, parent: RunContext) -> Record:
+    """The create_record action: a record in another form, firing its `submitted` trees in the
+    same phase; their runs join the parent's submission, so its page follows them too."""
+    if parent.depth + 1 > settings.EVENTTREE["MAX_RECORD_CHAIN"]:
+        raise ActionFailed(
+            f"create_record: a chain of created records deeper than {settings.EVENTTREE['MAX_RECORD_CHAIN']}"
+        )
+    try:
+        form = Form.objects.get(slug=form_slug)
+    except Form.DoesNotExist:
+        raise ActionFailed(f"create_record: no form with slug {form_slug!r}") from None
+    fields = {field.name: field for field in form.fields.all()}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ActionFailed(f"create_record: the form {form_slug!r} has no field {unknown[0]!r}")
+    coerced = {name: coerce_value(fields[name], value) for name, value in values.items()}
+    missing = [f.name for f in fields.values() if f.required and coerced.get(f.name) in (None, "")]
+    if missing:
+        raise ActionFailed(f"create_record: required field {missing[0]!r} of {form_slug!r} is empty")
+    record = Record.objects.create(
+        form=form, values=values_with_defaults(fields.values(), coerced)
+    )
+    event_fire(
+        record=record,
+        event=Event.SUBMITTED,
+        visitor=False,
+        submission=parent.run.submission,
+        phase=parent.phase,
+        depth=parent.depth + 1,
+    )
+    return record
+
+
+def values_with_defaults(fields: Iterable[Field], values: dict[str, Any]) -> dict[str, Any]:
+    """A new record's values: field defaults, then the given values."""
+    initial = {field.name: field.default for field in fields if field.default is not None}
+    return {**initial, **values}

@@ -1,0 +1,32 @@
+"""Loading a stored tree: one query, built into nested lists in Python."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from eventtree.models import Node
+
+
+def tree_load(tree_id: int) -> list[Node]:
+    """The root nodes of a tree, in order, each with `child_nodes` filled in (recursively)."""
+    nodes = list(Node.objects.filter(tree_id=tree_id).order_by("position", "id"))
+    return tree_build(nodes)
+
+
+def tree_build(nodes: list[Node]) -> list[Node]:
+    children: dict[int | None, list[Node]] = defaultdict(list)
+    for node in nodes:
+        children[node.parent_id].append(node)
+    for node in nodes:
+        node.child_nodes = children.get(node.pk, [])
+    return children.get(None, [])
+
+
+def subtree_find(roots: list[Node], node_id: int) -> Node | None:
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        if node.pk == node_id:
+            return node
+        stack.extend(node.child_nodes)
+    return None

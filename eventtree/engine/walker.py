@@ -1,0 +1,135 @@
+"""The walk of a tree's nodes (DESIGN §3.2, §3.3, §3.4).
+
+Actions and Conditions run now; Background and Delay nodes become pending blocks that are handed
+to the workers when the surrounding transaction commits.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from eventtree.actions.base import ActionFailed
+from eventtree.actions.registry import UnknownAction, registry
+from eventtree.engine import dispatch
+from eventtree.engine.conditions import condition_holds, describe
+from eventtree.engine.context import RunContext
+from eventtree.engine.values import value_as_moment
+from eventtree.models import Block, BlockState, Node, NodeKind, StepStatus
+
+logger = logging.getLogger(__name__)
+
+NEUTRAL_MESSAGE = "Your submission could not be processed. Please try again later."
+
+
+class NodeFailure(Exception):
+    """A node failed with no error port to handle it: the surrounding transaction must roll back."""
+
+    def __init__(self, node: Node | None, detail: str, public_message: str | None = None) -> None:
+        super().__init__(detail)
+        self.node = node
+        self.detail = detail
+        self.public_message = public_message or NEUTRAL_MESSAGE
+
+
+def walk(nodes: list[Node], context: RunContext) -> None:
+    """Walk `nodes` in order. Call inside `atomic`; raises NodeFailure on an unhandled failure."""
+    for node in nodes:
+        if node.kind == NodeKind.ACTION:
+            action_execute(node, context)
+        elif node.kind == NodeKind.CONDITION:
+            started_at = timezone.now()
+            try:
+                holds = condition_holds(node.config, context.record.values)
+            except (KeyError, TypeError, ValueError) as exc:
+                detail = f"Invalid condition: {exc}"
+                context.step_add(node, label=node.display_label, status=StepStatus.FAILED,
+                                 started_at=started_at, error=detail)
+                raise NodeFailure(node, detail) from exc
+            context.step_add(
+                node,
+                label=node.display_label,
+                status=StepStatus.OK if holds else StepStatus.SKIPPED,
+                started_at=started_at,
+                output=f"{describe(node.config)}: {'yes' if holds else 'no'}",
+            )
+            if holds:
+                walk(node.child_nodes, context)
+        elif node.kind in (NodeKind.BACKGROUND, NodeKind.DELAY):
+            block_defer(node, context)
+        else:
+            raise NodeFailure(node, f"Unknown node kind {node.kind!r}")
+
+
+def action_execute(node: Node, context: RunContext) -> None:
+    started_at = timezone.now()
+    context.node = node
+    error_port = node.child_nodes
+    try:
+        action = registry.get(node.action)
+        config = action.clean_config(node.config)
+        if error_port:
+            # A savepoint, so that a handled failure leaves the transaction usable.
+            with transaction.atomic():
+                output = action.run(context, config)
+        else:
+            output = action.run(context, config)
+    except (ActionFailed, UnknownAction) as exc:
+        failure = exc
+        public_message = getattr(exc, "public_message", None)
+    except Exception as exc:  # an unexpected error of an action: its detail goes to the log only
+        logger.exception("Action %s (node %s) raised", node.action, node.pk)
+        failure = exc
+        public_message = None
+    else:
+        context.step_add(node, label=node.display_label, status=StepStatus.OK,
+                         started_at=started_at, output=str(output or ""))
+        return
+    finally:
+        context.node = None
+    detail = getattr(failure, "detail", None) or f"{type(failure).__name__}: {failure}"
+    context.step_add(node, label=node.display_label, status=StepStatus.FAILED,
+                     started_at=started_at, error=detail,
+                     output="handled by its error port" if error_port else "")
+    if not error_port:
+        raise NodeFailure(node, detail, public_message)
+    walk(error_port, context)
+
+
+def block_defer(node: Node, context: RunContext) -> Block:
+    """Create the pending block of a Background or Delay node, dispatched on commit."""
+    started_at = timezone.now()
+    due_at, note = due_time(node, context)
+    block = Block.objects.create(
+        run=context.run,
+        node=node,
+        label=node.display_label,
+        due_at=due_at or started_at,
+        max_attempts=context.run.tree.max_attempts,
+        state=BlockState.PENDING if due_at else BlockState.CANCELLED,
+        last_error=note,
+    )
+    if due_at:
+        dispatch.blocks_enqueue([block])
+    context.step_add(node, label=node.display_label, status=StepStatus.DEFERRED,
+                     started_at=started_at,
+                     output=note or f"block {block.pk} due {due_at:%Y-%m-%d %H:%M:%S %Z}")
+    return block
+
+
+def due_time(node: Node, context: RunContext) -> tuple[timezone.datetime | None, str]:
+    """When a block of this node is due; None, with the reason, when it can never be."""
+    now = timezone.now()
+    if node.kind == NodeKind.BACKGROUND:
+        return now, ""
+    config = node.config
+    if config.get("field"):
+        moment = value_as_moment(context.record.values.get(config["field"]))
+        if moment is None:
+            return None, f"not scheduled: {config['field']} holds no date"
+        # A moment already past runs as soon as possible.
+        return max(now, moment + timedelta(seconds=int(config.get("offset_seconds") or 0))), ""
+    return now + timedelta(seconds=max(0, int(config.get("seconds") or 0))), ""

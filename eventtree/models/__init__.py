@@ -1,0 +1,40 @@
+from eventtree.models.forms import Field, FieldType, Form, Record
+from eventtree.models.runs import (
+    Block,
+    BlockState,
+    Flag,
+    OutboxMessage,
+    OutboxState,
+    Phase,
+    Progress,
+    Run,
+    RunStatus,
+    Step,
+    StepStatus,
+    Submission,
+)
+from eventtree.models.trees import Event, EventTree, Node, NodeKind, RunMode
+
+__all__ = [
+    "Block",
+    "BlockState",
+    "Event",
+    "EventTree",
+    "Field",
+    "FieldType",
+    "Flag",
+    "Form",
+    "Node",
+    "NodeKind",
+    "OutboxMessage",
+    "OutboxState",
+    "Phase",
+    "Progress",
+    "Record",
+    "Run",
+    "RunMode",
+    "RunStatus",
+    "Step",
+    "StepStatus",
+    "Submission",
+]

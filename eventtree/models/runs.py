@@ -1,0 +1,212 @@
+from __future__ import annotations
+
+import secrets
+
+from django.db import models
+
+from eventtree.models.forms import Form, Record
+from eventtree.models.trees import Event, EventTree, Node
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class Submission(models.Model):
+    """One firing of a form event by a visitor that started at least one run.
+
+    Its token is the only address of the post-submission page.
+    """
+
+    token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
+    form = models.ForeignKey(Form, on_delete=models.CASCADE, related_name="submissions")
+    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="submissions")
+    event = models.CharField(max_length=16, choices=Event.choices, default=Event.SUBMITTED)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Submission {self.pk} of {self.record}"
+
+
+class RunStatus(models.TextChoices):
+    RUNNING = "running", "Running"  # some block is not finished yet
+    DONE = "done", "Done"  # every block finished successfully
+    FAILED = "failed", "Failed"  # every block finished and one failed
+
+    @property
+    def is_finished(self) -> bool:
+        return self != RunStatus.RUNNING
+
+
+class Run(models.Model):
+    """One execution of one tree for one record."""
+
+    tree = models.ForeignKey(EventTree, on_delete=models.CASCADE, related_name="runs")
+    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="runs")
+    submission = models.ForeignKey(
+        Submission, null=True, blank=True, on_delete=models.CASCADE, related_name="runs"
+    )
+    event = models.CharField(max_length=16, choices=Event.choices)
+    status = models.CharField(max_length=8, choices=RunStatus.choices, default=RunStatus.RUNNING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Run {self.pk} of {self.tree.name}"
+
+
+class BlockState(models.TextChoices):
+    PENDING = "pending", "Pending"  # waiting for its due time or for a worker
+    RUNNING = "running", "Running"  # claimed by a worker, whose lease runs until lease_until
+    DONE = "done", "Done"  # its children ran and committed
+    FAILED = "failed", "Failed"  # every attempt failed
+    CANCELLED = "cancelled", "Cancelled"  # cancelled by staff; its children never run
+
+    @property
+    def is_finished(self) -> bool:
+        return self in (BlockState.DONE, BlockState.FAILED, BlockState.CANCELLED)
+
+    @classmethod
+    def finished(cls) -> list[BlockState]:
+        return [cls.DONE, cls.FAILED, cls.CANCELLED]
+
+
+class Block(models.Model):
+    """The unit of asynchronous work: one Background or Delay node's children.
+
+    A block without a node is a whole tree run in async mode. This table, not the broker,
+    decides whether the work runs.
+    """
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="blocks")
+    node = models.ForeignKey(Node, null=True, blank=True, on_delete=models.SET_NULL)
+    label = models.CharField(max_length=200)
+    state = models.CharField(max_length=12, choices=BlockState.choices, default=BlockState.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    max_attempts = models.PositiveSmallIntegerField(default=3)
+    due_at = models.DateTimeField()
+    lease_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["run", "id"]
+        indexes = [models.Index(fields=["state", "due_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.get_state_display()})"
+
+    @property
+    def flag_name(self) -> str:
+        return f"block:{self.node_id}" if self.node_id else f"block:tree-{self.run.tree_id}"
+
+
+class Phase(models.TextChoices):
+    SYNC = "sync", "Before redirect"  # in the request's transaction
+    BACKGROUND = "background", "In background"  # in a worker, inside a block
+
+
+class StepStatus(models.TextChoices):
+    OK = "ok", "OK"  # the node ran
+    SKIPPED = "skipped", "Skipped"  # a condition that did not hold
+    FAILED = "failed", "Failed"  # the node failed (handled by its error port or not)
+    DEFERRED = "deferred", "Deferred"  # a Background or Delay that created a block
+
+
+class Step(models.Model):
+    """The record of one node's execution inside a run, per attempt."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps")
+    block = models.ForeignKey(
+        Block, null=True, blank=True, on_delete=models.CASCADE, related_name="steps"
+    )
+    node = models.ForeignKey(Node, null=True, blank=True, on_delete=models.SET_NULL)
+    label = models.CharField(max_length=200)
+    phase = models.CharField(max_length=12, choices=Phase.choices)
+    attempt = models.PositiveSmallIntegerField(default=1)
+    status = models.CharField(max_length=10, choices=StepStatus.choices)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    error = models.TextField(blank=True)
+    output = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["run", "started_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.label}: {self.status}"
+
+
+class Flag(models.Model):
+    """A named boolean on a run."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="flags")
+    name = models.CharField(max_length=200)
+    value = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["run", "name"]
+        constraints = [models.UniqueConstraint(fields=["run", "name"], name="flag_unique_per_run")]
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.value}"
+
+
+class Progress(models.Model):
+    """A named progress item on a run, shown as a bar."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="progress_items")
+    name = models.CharField(max_length=200)
+    title = models.CharField(max_length=200, blank=True)
+    total = models.PositiveIntegerField(default=100)
+    done = models.PositiveIntegerField(default=0)
+    message = models.CharField(max_length=500, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["run", "id"]
+        verbose_name_plural = "progress items"
+        constraints = [
+            models.UniqueConstraint(fields=["run", "name"], name="progress_unique_per_run")
+        ]
+
+    @property
+    def percent(self) -> int:
+        return min(100, round(100 * self.done / self.total)) if self.total else 0
+
+
+class OutboxState(models.TextChoices):
+    PENDING = "pending", "Pending"  # written in the block's transaction, not yet delivered
+    SENDING = "sending", "Sending"  # claimed by one process for delivery
+    SENT = "sent", "Sent"  # delivered
+    FAILED = "failed", "Failed"  # delivery raised; not repeated, to keep it at most once
+
+
+class OutboxMessage(models.Model):
+    """A side effect outside the database, delivered after the transaction that wrote it commits.
+
+    `key` makes it at most once per step and attempt.
+    """
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="outbox")
+    key = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=32)
+    payload = models.JSONField()
+    state = models.CharField(max_length=8, choices=OutboxState.choices, default=OutboxState.PENDING)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["state", "created_at"])]

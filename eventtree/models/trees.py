@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+from django.db import models
+
+from eventtree.models.forms import Form
+
+
+class Event(models.TextChoices):
+    SUBMITTED = "submitted", "Submitted"  # a new record from the public form
+    UPDATED = "updated", "Updated"  # an existing record saved through its edit form
+    IMPORTED = "imported", "Imported"  # a record created by a bulk import
+    SCHEDULED = "scheduled", "Scheduled"  # a cron tick
+
+
+class RunMode(models.TextChoices):
+    SYNC = "sync", "Synchronous actions before the redirect"  # walk the root in the request
+    ASYNC = "async", "Whole tree in the background"  # the whole tree is one block
+
+
+class EventTree(models.Model):
+    """An ordered tree of nodes fired by one event of one form."""
+
+    form = models.ForeignKey(Form, on_delete=models.CASCADE, related_name="trees")
+    name = models.CharField(max_length=200)
+    event = models.CharField(max_length=16, choices=Event.choices, default=Event.SUBMITTED)
+    mode = models.CharField(max_length=8, choices=RunMode.choices, default=RunMode.SYNC)
+    active = models.BooleanField(default=True)
+    max_attempts = models.PositiveSmallIntegerField(
+        default=3, help_text="Attempts of a background block before it is marked failed."
+    )
+    cron = models.CharField(max_length=100, blank=True)
+    filter = models.JSONField(null=True, blank=True)
+    position = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["form", "position", "id"]
+        indexes = [models.Index(fields=["form", "event", "active"])]
+
+    def __str__(self) -> str:
+        return f"{self.form.name}: {self.name}"
+
+
+class NodeKind(models.TextChoices):
+    ACTION = "action", "Action"  # a leaf that does one thing; its children are its error port
+    BACKGROUND = "background", "Background"  # children run in a worker after the commit
+    DELAY = "delay", "Delay"  # children run in a worker once the delay has passed
+    CONDITION = "condition", "Condition"  # children run only if the test holds
+
+    @property
+    def is_async(self) -> bool:
+        return self in (NodeKind.BACKGROUND, NodeKind.DELAY)
+
+
+class Node(models.Model):
+    """One element of a tree.
+
+    `config` holds what the kind needs: an action's config (`action` names its type), a delay's
+    `seconds` or `field` + `offset_seconds`, a condition's `field`, `op` and `value`.
+    """
+
+    tree = models.ForeignKey(EventTree, on_delete=models.CASCADE, related_name="nodes")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children"
+    )
+    position = models.PositiveIntegerField(default=0)
+    kind = models.CharField(max_length=16, choices=NodeKind.choices)
+    action = models.CharField(max_length=64, blank=True)
+    label = models.CharField(max_length=200, blank=True)
+    config = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["tree", "parent_id", "position", "id"]
+        indexes = [models.Index(fields=["tree", "parent", "position"])]
+
+    def __str__(self) -> str:
+        return self.display_label
+
+    @property
+    def display_label(self) -> str:
+        if self.label:
+            return self.label
+        if self.kind == NodeKind.ACTION:
+            return self.action.replace("_", " ").capitalize()
+        if self.kind == NodeKind.DELAY:
+            return f"Delay ({describe_delay(self.config)})"
+        if self.kind == NodeKind.CONDITION:
+            config = self.config
+            return f"If {config.get('field')} {config.get('op')} {config.get('value', '')}".strip()
+        return "Background"
+
+
+def describe_delay(config: dict) -> str:
+    if config.get("field"):
+        offset = int(config.get("offset_seconds") or 0)
+        if offset == 0:
+            return f"at {config['field']}"
+        relation = "before" if offset < 0 else "after"
+        return f"{format_duration(abs(offset))} {relation} {config['field']}"
+    seconds = int(config.get("seconds") or 0)
+    return "now" if seconds == 0 else format_duration(seconds)
+
+
+def format_duration(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"

@@ -1,0 +1,20 @@
+"""django-q2 entry points. They take ids, call the engine and hold no logic."""
+
+from __future__ import annotations
+
+from eventtree.engine.blocks import block_run
+from eventtree.engine.outbox import outbox_deliver
+from eventtree.engine.sweeper import sweep as sweep_blocks
+
+
+def run_block(block_id: int) -> str | None:
+    state = block_run(block_id)
+    return state and str(state)
+
+
+def deliver_outbox(message_id: int) -> bool:
+    return outbox_deliver(message_id)
+
+
+def sweep() -> str:
+    return str(sweep_blocks())

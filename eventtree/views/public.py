@@ -1,0 +1,111 @@
+"""The visitor's pages: the form, the post-submission page and its status (DESIGN §3.5)."""
+
+from __future__ import annotations
+
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpResponse, HttpResponseNotModified, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET, require_http_methods
+from django_htmx.http import HttpResponseStopPolling
+
+from eventtree import selectors
+from eventtree.engine.templating import render_html
+from eventtree.forms import RecordForm
+from eventtree.models import Form, Record
+from eventtree.services.records import SubmissionRefused, record_submit
+from eventtree.views.types import HtmxHttpRequest
+
+STATUS_TEMPLATE = "eventtree/submission.html"
+
+
+@require_GET
+def home(request: HtmxHttpRequest) -> HttpResponse:
+    forms = Form.objects.filter(login_required=False).order_by("name")
+    return render(request, "eventtree/home.html", {"forms": forms})
+
+
+@require_http_methods(["GET", "POST"])
+def form_submit(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    form = selectors.form_get(slug=slug)
+    if form.login_required and not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    record_form = RecordForm(
+        request.POST if request.method == "POST" else None,
+        fields=selectors.form_public_fields(form=form),
+    )
+    if request.method == "POST" and record_form.is_valid():
+        try:
+            _, submission = record_submit(form=form, values=record_form.record_values(), user=request.user)
+        except SubmissionRefused as refusal:
+            record_form.add_error(None, refusal.message)
+        else:
+            if submission is None:
+                return redirect("eventtree:submitted", slug=form.slug)
+            return redirect("eventtree:submission", slug=form.slug, token=submission.token)
+    return render(request, "eventtree/form.html", {"form": form, "record_form": record_form})
+
+
+@require_GET
+def submitted_plain(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    form = selectors.form_get(slug=slug)
+    return render(request, "eventtree/submitted.html", {"form": form, "message": form.success_message})
+
+
+@require_GET
+def submission_status(request: HtmxHttpRequest, slug: str, token: str) -> HttpResponse:
+    submission = selectors.submission_get(slug=slug, token=token)
+    status = selectors.submission_status(submission=submission)
+    variant = "partial" if request.htmx else "page"
+    etag = selectors.status_etag(status, variant)
+    if request.headers.get("If-None-Match") == etag:
+        response: HttpResponse = HttpResponseNotModified()
+    elif request.htmx:
+        response = render(
+            request,
+            f"{STATUS_TEMPLATE}#status",
+            {"submission": submission, "status": status, "named_flags": named_flags(status)},
+        )
+        if status["finished"]:
+            response = HttpResponseStopPolling(response.content)
+    else:
+        response = render(
+            request,
+            STATUS_TEMPLATE,
+            {
+                "form": submission.form,
+                "submission": submission,
+                "status": status,
+                "named_flags": named_flags(status),
+                "message": success_message(submission.form, submission.record),
+            },
+        )
+    response["ETag"] = etag
+    response["Cache-Control"] = "no-cache, private"
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+@require_GET
+def submission_status_json(request: HtmxHttpRequest, slug: str, token: str) -> HttpResponse:
+    submission = selectors.submission_get(slug=slug, token=token)
+    status = selectors.submission_status(submission=submission)
+    for item in status["progress"]:
+        item.pop("percent")
+    etag = selectors.status_etag(status, "json")
+    if request.headers.get("If-None-Match") == etag:
+        response: HttpResponse = HttpResponseNotModified()
+    else:
+        response = JsonResponse(status)
+    response["ETag"] = etag
+    response["Cache-Control"] = "no-cache, private"
+    return response
+
+
+def success_message(form: Form, record: Record) -> str:
+    return render_html(form.success_message, {"record": {**record.values, "id": record.pk}})
+
+
+def named_flags(status: dict) -> list[tuple[str, bool]]:
+    """The flags set by actions; the automatic `block:` flags are shown as blocks instead."""
+    return [(name, value) for name, value in status["flags"].items() if not name.startswith("block:")]
