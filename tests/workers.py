@@ -1,0 +1,88 @@
+"""Real worker processes for integration and browser tests (`manage.py qcluster`)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class QCluster:
+    """A `manage.py qcluster` process on the test database, stopped with SIGTERM."""
+
+    def __init__(self, *, workdir: Path, env: dict[str, str] | None = None, workers: int = 2) -> None:
+        self.workdir = workdir
+        self.mail_dir = workdir / "mail"
+        self.mail_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = workdir / f"qcluster-{time.monotonic_ns()}.log"
+        database = connection.settings_dict
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "automations.test_settings",
+            "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "EMAIL_FILE_PATH": str(self.mail_dir),
+            "EVENTTREE_WORKERS": str(workers),
+            "EVENTTREE_RETRY_BASE_SECONDS": "1",
+            "PYTHONUNBUFFERED": "1",
+            **(env or {}),
+        }
+        if database["ENGINE"].endswith("sqlite3"):
+            self.env["DATABASE_URL"] = f"sqlite:///{database['NAME']}"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> QCluster:
+        self.log = open(self.log_path, "wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "manage.py", "qcluster"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        return self
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+        self.log.close()
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def sent_mail(self) -> list[str]:
+        return [path.read_text(errors="replace") for path in sorted(self.mail_dir.glob("*.log"))]
+
+
+def wait_until(condition: Callable[[], Any], *, timeout: float, interval: float = 0.25,
+               describe: Callable[[], str] | None = None) -> Any:
+    """Poll `condition` until it returns a truthy value; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            detail = describe() if describe else ""
+            raise AssertionError(f"condition not met within {timeout} s. {detail}")
+        time.sleep(interval)
+
+
+def test_database_is_a_file() -> bool:
+    name = str(settings.DATABASES["default"]["NAME"])
+    return "memory" not in name
