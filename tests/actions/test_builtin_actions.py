@@ -1,0 +1,199 @@
+"""Each built-in action of DESIGN §4, run through a submit."""
+
+from __future__ import annotations
+
+import pytest
+from django.core import mail
+
+from eventtree.actions.registry import registry
+from eventtree.models import Flag, OutboxMessage, Record, Run, Step, StepStatus
+from eventtree.services.records import SubmissionRefused, record_submit
+from tests.factories import action, form_create, set_field, tree_create
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def submit(django_capture_on_commit_callbacks):
+    def submit(form, **values):
+        with django_capture_on_commit_callbacks(execute=True):
+            record, _ = record_submit(form=form, values=values)
+        record.refresh_from_db()
+        return record
+
+    return submit
+
+
+TYPED_FIELDS = [{"name": "name"}, {"name": "count", "type": "number", "internal": True},
+                {"name": "ok", "type": "checkbox", "internal": True},
+                {"name": "day", "type": "date", "internal": True}]
+
+
+def test_set_field_converts_to_the_field_type(submit):
+    form = form_create("typed", fields=TYPED_FIELDS)
+    tree_create(form, [set_field("count", "{{ record.name|length }}"), set_field("ok", "yes"),
+                       set_field("day", "2026-12-24")])
+
+    record = submit(form, name="four")
+
+    assert record.values == {"name": "four", "count": 4, "ok": True, "day": "2026-12-24"}
+
+
+def test_set_field_of_an_unknown_field_fails(submit):
+    form = form_create("typed", fields=TYPED_FIELDS)
+    tree_create(form, [set_field("nope", "x")])
+    with pytest.raises(SubmissionRefused):
+        submit(form, name="x")
+
+
+def test_templates_see_record_run_and_flags_only(submit):
+    form = form_create("tpl", fields=[{"name": "name"}, {"name": "out", "internal": True}])
+    tree_create(form, [action("set_flag", name="seen"),
+                       set_field("out", "{{ record.name }}|{{ run.tree }}|{{ flags.seen }}|{{ settings.SECRET_KEY }}")],
+                name="T")
+
+    record = submit(form, name="<b>Ada</b>")
+
+    assert record.values["out"] == "<b>Ada</b>|T|True|"  # values are not HTML-escaped
+
+
+def test_templates_cannot_load_libraries_or_include_files():
+    config = {"field": "x", "value": "{% load static %}{% static 'x' %}"}
+    assert registry.get("set_field").config_errors(config)
+    include = {"field": "x", "value": "{% include 'base.html' %}"}
+    assert registry.get("set_field").config_errors(include) == []  # parses, but renders nothing:
+    from eventtree.engine.templating import render_value
+    from django.template import TemplateDoesNotExist
+
+    with pytest.raises(TemplateDoesNotExist):
+        render_value(include["value"], {})
+
+
+def test_create_record_fires_the_other_forms_submitted_trees(submit):
+    onboarding = form_create("onboarding", fields=[{"name": "name", "required": True},
+                                                   {"name": "welcomed", "internal": True}])
+    tree_create(onboarding, [set_field("welcomed", "yes {{ record.name }}")])
+    form = form_create("signup", fields=[{"name": "name"}])
+    tree_create(form, [action("create_record", form="onboarding", values={"name": "{{ record.name }}"})])
+
+    submit(form, name="Ada")
+
+    created = Record.objects.get(form=onboarding)
+    assert created.values == {"name": "Ada", "welcomed": "yes Ada"}
+    signup_run, onboarding_run = Run.objects.order_by("id")
+    assert onboarding_run.submission == signup_run.submission  # the visitor's page follows both
+
+
+def test_create_record_chain_deeper_than_ten_fails(submit):
+    form = form_create("loop", fields=[{"name": "name"}])
+    tree_create(form, [action("create_record", form="loop", values={"name": "again"})])
+    with pytest.raises(SubmissionRefused):
+        submit(form, name="x")
+    assert Record.objects.count() == 0
+
+
+def test_create_record_into_a_missing_form_or_without_required_fields_fails(submit):
+    form = form_create("signup", fields=[{"name": "name"}])
+    form_create("target", fields=[{"name": "email", "required": True}])
+    tree = tree_create(form, [action("create_record", form="missing", values={})])
+    with pytest.raises(SubmissionRefused):
+        submit(form, name="x")
+    tree.delete()
+    tree_create(form, [action("create_record", form="target", values={})])
+    with pytest.raises(SubmissionRefused):
+        submit(form, name="x")
+
+
+def test_send_email_goes_out_after_commit_through_the_outbox(submit, drain_blocks):
+    form = form_create("mail", fields=[{"name": "email", "type": "email"}])
+    tree_create(form, [action("send_email", to="{{ record.email }}", subject="Hi\nthere",
+                              body="<p>{{ record.email }}</p>", html=True)])
+
+    submit(form, email="a&b@example.com")
+
+    message = OutboxMessage.objects.get()
+    assert message.state == "pending"  # handed to a worker, not sent inside the request
+    from eventtree.tasks import deliver_outbox
+
+    assert deliver_outbox(message.pk) is True
+    assert deliver_outbox(message.pk) is False  # at most once
+    assert len(mail.outbox) == 1
+    sent = mail.outbox[0]
+    assert sent.to == ["a&b@example.com"] and sent.subject == "Hi there"
+    assert sent.alternatives[0][0] == "<p>a&amp;b@example.com</p>"
+
+
+def test_send_email_to_an_invalid_address_fails(submit):
+    form = form_create("mail", fields=[{"name": "email"}])
+    tree_create(form, [action("send_email", to="{{ record.email }}", subject="s", body="b")])
+    with pytest.raises(SubmissionRefused):
+        submit(form, email="nobody")
+
+
+def test_email_of_a_rolled_back_block_is_never_sent(submit, drain_blocks):
+    form = form_create("mail", fields=[{"name": "email"}])
+    tree_create(form, [{"kind": "background", "children": [
+        action("send_email", to="{{ record.email }}", subject="s", body="b"),
+        action("fail", message="after the email")]}], max_attempts=2)
+
+    submit(form, email="a@example.com")
+    drain_blocks()
+
+    assert mail.outbox == [] and OutboxMessage.objects.count() == 0
+
+
+def test_set_flag_sets_the_flag_and_the_record_field(submit):
+    form = form_create("flags", fields=[{"name": "name"}, {"name": "done", "type": "checkbox", "internal": True}])
+    tree_create(form, [action("set_flag", name="approved", field="done")])
+
+    record = submit(form, name="x")
+
+    assert record.values["done"] is True
+    assert Flag.objects.get().name == "approved"
+
+
+def test_progress_updates_one_item(submit):
+    form = form_create("prog", fields=[{"name": "name"}])
+    tree_create(form, [action("progress", name="p", title="Work", total="3", done="1"),
+                       action("progress", name="p", title="Work", total="3", done="{{ 1|add:1 }}")])
+
+    record = submit(form, name="x")
+
+    item = record.runs.get().progress_items.get()
+    assert (item.done, item.total, item.percent) == (2, 3, 67)
+
+
+def test_progress_with_a_non_number_fails(submit):
+    form = form_create("prog", fields=[{"name": "name"}])
+    tree_create(form, [action("progress", name="p", done="{{ record.name }}")])
+    with pytest.raises(SubmissionRefused):
+        submit(form, name="lots")
+
+
+def test_log_writes_to_the_trace(submit):
+    form = form_create("log", fields=[{"name": "name"}])
+    tree_create(form, [action("log", message="hello {{ record.name }}")])
+
+    submit(form, name="Ada")
+
+    step = Step.objects.get()
+    assert step.output == "hello Ada" and step.status == StepStatus.OK
+
+
+def test_invalid_stored_config_fails_the_node(submit):
+    form = form_create("bad", fields=[{"name": "name"}])
+    tree_create(form, [action("log")])  # no message
+    with pytest.raises(SubmissionRefused):
+        submit(form, name="x")
+
+
+def test_unknown_action_type_fails_neutrally_and_is_reported_by_checks(submit):
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    form = form_create("gone", fields=[{"name": "name"}])
+    tree_create(form, [action("removed_plugin_action")])
+    with pytest.raises(SubmissionRefused, match="could not be processed"):
+        submit(form, name="x")
+    with pytest.raises(SystemCheckError, match="unknown action type 'removed_plugin_action'"):
+        call_command("check", databases=["default"])

@@ -1,0 +1,203 @@
+"""The visitor's pages: form, post-submission page, refresh loop, status JSON (DESIGN §3.5)."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django_q.models import OrmQ
+
+from eventtree.models import Block, BlockState, Record, Run, Submission
+from tests.factories import REFERENCE_FIELDS, action, form_create, reference_tree_nodes, tree_create
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def membership():
+    form = form_create("membership", fields=REFERENCE_FIELDS, name="Membership application",
+                       success_message="Thanks {{ record.name }}, your code is {{ record.field_a }}.")
+    tree_create(form, reference_tree_nodes())
+    return form
+
+
+@pytest.fixture
+def submitted(client: Client, membership, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/f/membership/", {"name": "Ada", "email": "ada@example.com"})
+    assert response.status_code == 302
+    return response["Location"]
+
+
+def test_form_shows_public_fields_only(client, membership):
+    page = client.get("/f/membership/").content.decode()
+    assert 'name="name"' in page and 'name="email"' in page
+    assert "field_a" not in page
+
+
+def test_invalid_submit_shows_errors_keeps_input_and_saves_nothing(client, membership):
+    response = client.post("/f/membership/", {"name": "Ada", "email": "not-an-email"})
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Enter a valid email address." in page
+    assert 'value="Ada"' in page
+    assert Record.objects.count() == 0
+
+
+def test_submit_redirects_to_the_post_submission_page_with_sync_values(client, submitted):
+    page = client.get(submitted).content.decode()
+    assert "Thanks Ada, your code is A:Ada." in page
+    assert "Processing" in page
+    assert 'hx-trigger="every 2s"' in page
+    assert '<meta http-equiv="refresh" content="3">' in page  # without JavaScript
+
+
+def test_the_htmx_partial_polls_until_finished_then_stops_with_286(client, submitted, drain_blocks):
+    running = client.get(submitted, **HTMX)
+    assert running.status_code == 200
+    assert 'hx-trigger="every 2s"' in running.content.decode()
+    assert "<html" not in running.content.decode()
+    assert "HX-Request" in running["Vary"]
+
+    drain_blocks()
+
+    finished = client.get(submitted, **HTMX)
+    assert finished.status_code == 286
+    body = finished.content.decode()
+    assert "Everything has been processed" in body and "hx-trigger" not in body
+    page = client.get(submitted).content.decode()
+    assert "http-equiv" not in page and "hx-trigger" not in page
+
+
+def test_status_json(client, submitted, drain_blocks):
+    running = client.get(submitted + "status.json").json()
+    assert running == {
+        "status": "running",
+        "finished": False,
+        "blocks": [{"tree": "On submit", "label": "Slow part", "state": "pending", "attempts": 0}],
+        "flags": {},
+        "progress": [],
+    }
+    drain_blocks()
+    done = client.get(submitted + "status.json").json()
+    block = Block.objects.get()
+    assert done["status"] == "done" and done["finished"] is True
+    assert done["blocks"][0]["state"] == "done" and done["blocks"][0]["attempts"] == 1
+    assert done["flags"] == {f"block:{block.node_id}": True}
+
+
+def test_status_answers_304_while_nothing_changed(client, submitted, drain_blocks):
+    first = client.get(submitted + "status.json")
+    unchanged = client.get(submitted + "status.json", HTTP_IF_NONE_MATCH=first["ETag"])
+    assert unchanged.status_code == 304
+    partial = client.get(submitted, **HTMX)
+    assert client.get(submitted, HTTP_IF_NONE_MATCH=partial["ETag"], **HTMX).status_code == 304
+
+    drain_blocks()
+    assert client.get(submitted + "status.json", HTTP_IF_NONE_MATCH=first["ETag"]).status_code == 200
+
+
+def test_status_polls_use_a_constant_number_of_queries(client, membership, django_assert_max_num_queries,
+                                                      django_capture_on_commit_callbacks):
+    tree_create(membership, reference_tree_nodes() * 5, name="Second")
+    with django_capture_on_commit_callbacks(execute=True):
+        url = client.post("/f/membership/", {"name": "Ada", "email": "a@example.com"})["Location"]
+    assert Block.objects.count() == 6
+    with django_assert_max_num_queries(6):
+        client.get(url + "status.json")
+    with django_assert_max_num_queries(6):
+        client.get(url, **HTMX)
+
+
+def test_progress_and_named_flags_are_shown(client, django_capture_on_commit_callbacks):
+    form = form_create("progress", fields=[{"name": "name"}])
+    tree_create(form, [
+        action("progress", name="import", title="Importing", total="10", done="4", message="4 of 10"),
+        action("set_flag", name="checked"),
+        {"kind": "background", "children": [action("log", message="later")]},
+    ])
+    with django_capture_on_commit_callbacks(execute=True):
+        url = client.post("/f/progress/", {"name": "x"})["Location"]
+
+    page = client.get(url).content.decode()
+    assert '<progress max="10" value="4">' in page and "Importing" in page
+    assert "checked" in page
+    data = client.get(url + "status.json").json()
+    assert data["progress"] == [{"name": "import", "title": "Importing", "total": 10, "done": 4, "message": "4 of 10"}]
+    assert data["flags"] == {"checked": True}
+
+
+def test_completion_flags_finish_the_page_before_every_block(client, django_capture_on_commit_callbacks):
+    form = form_create("quick", fields=[{"name": "name"}], completion_flags=["ready"])
+    tree_create(form, [action("set_flag", name="ready"),
+                       {"kind": "delay", "seconds": 3600, "children": [action("log", message="later")]}])
+    with django_capture_on_commit_callbacks(execute=True):
+        url = client.post("/f/quick/", {"name": "x"})["Location"]
+
+    data = client.get(url + "status.json").json()
+    assert data["finished"] is True and data["status"] == "done"
+    assert data["blocks"][0]["state"] == "pending"
+
+
+def test_sync_fail_re_renders_the_form_with_its_message(client):
+    form = form_create("full", fields=[{"name": "name", "required": True}])
+    tree_create(form, [action("fail", message="We are full, {{ record.name }}.")])
+
+    response = client.post("/f/full/", {"name": "Bob"})
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "We are full, Bob." in page and 'value="Bob"' in page
+    assert (Record.objects.count(), Submission.objects.count(), Run.objects.count(), OrmQ.objects.count()) == (0, 0, 0, 0)
+
+
+def test_failed_background_is_shown_neutrally(client, drain_blocks, django_capture_on_commit_callbacks):
+    form = form_create("flaky", fields=[{"name": "name"}])
+    tree_create(form, [{"kind": "background", "children": [
+        action("fail", message="Traceback: database password is hunter2")]}], max_attempts=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        url = client.post("/f/flaky/", {"name": "x"})["Location"]
+    drain_blocks()
+
+    page = client.get(url).content.decode()
+    data = client.get(url + "status.json").json()
+    assert "could not be completed" in page and "hunter2" not in page
+    assert data["status"] == "failed" and "hunter2" not in str(data)
+    assert Block.objects.get().state == BlockState.FAILED
+
+
+def test_no_active_tree_redirects_to_the_plain_submitted_page(client):
+    form_create("plain", fields=[{"name": "name"}], success_message="Got it.")
+
+    response = client.post("/f/plain/", {"name": "x"})
+
+    assert response["Location"] == "/f/plain/submitted/"
+    assert "Got it." in client.get(response["Location"]).content.decode()
+    assert Submission.objects.count() == 0 and Run.objects.count() == 0
+
+
+def test_unknown_token_and_form_are_404(client, submitted):
+    assert client.get("/f/membership/submitted/not-a-token/").status_code == 404
+    assert client.get("/f/nope/").status_code == 404
+    token = submitted.rstrip("/").rsplit("/", 1)[1]
+    form_create("other")
+    assert client.get(f"/f/other/submitted/{token}/").status_code == 404
+
+
+def test_login_only_form_sends_visitors_to_login(client, django_user_model):
+    form_create("members-only", fields=[{"name": "name"}], login_required=True)
+    response = client.get("/f/members-only/")
+    assert response.status_code == 302 and "/login/" in response["Location"]
+
+    user = django_user_model.objects.create_user("member", password="pw")
+    client.force_login(user)
+    client.post("/f/members-only/", {"name": "x"})
+    assert Record.objects.get().user == user
+
+
+def test_message_escapes_submitted_html(client, membership, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        url = client.post("/f/membership/", {"name": "<script>x</script>", "email": "a@example.com"})["Location"]
+    page = client.get(url).content.decode()
+    assert "<script>x</script>" not in page and "&lt;script&gt;" in page
