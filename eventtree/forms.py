@@ -35,9 +35,8 @@ def form_field_for(field: Field) -> forms.Field:
     if field.type == FieldType.CHECKBOX:
         return forms.BooleanField(**common)
     if field.type == FieldType.CHOICE:
-        choices = [(str(choice), str(choice)) for choice in field.choices or []]
-        if not field.required:
-            choices = [("", "—"), *choices]
+        # An empty first option, so that nobody submits the first choice without choosing it.
+        choices = [("", "Choose…"), *((str(choice), str(choice)) for choice in field.choices or [])]
         return forms.ChoiceField(choices=choices, **common)
     return forms.CharField(max_length=1000, **common)
 

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
 from eventtree.models import Block, BlockState, Field, Flag, Form, Progress, Submission
 
@@ -49,6 +50,7 @@ def submission_status(*, submission: Submission) -> dict[str, Any]:
         }
         for item in Progress.objects.filter(run__submission=submission).order_by("run_id", "id")
     ]
+    now = timezone.now()
     all_finished = all(BlockState(block.state).is_finished for block in blocks)
     failed = any(block.state == BlockState.FAILED for block in blocks)
     wanted = submission.form.completion_flags
@@ -62,6 +64,8 @@ def submission_status(*, submission: Submission) -> dict[str, Any]:
                 "label": block.label,
                 "state": block.state,
                 "attempts": block.attempts,
+                "due_at": block.due_at.isoformat() if block.state == BlockState.PENDING else None,
+                "scheduled": block.state == BlockState.PENDING and block.due_at > now,
             }
             for block in blocks
         ],

@@ -72,13 +72,12 @@ def test_the_htmx_partial_polls_until_finished_then_stops_with_286(client, submi
 
 def test_status_json(client, submitted, drain_blocks):
     running = client.get(submitted + "status.json").json()
-    assert running == {
-        "status": "running",
-        "finished": False,
-        "blocks": [{"tree": "On submit", "label": "Slow part", "state": "pending", "attempts": 0}],
-        "flags": {},
-        "progress": [],
-    }
+    blocks = running.pop("blocks")
+    assert running == {"status": "running", "finished": False, "flags": {}, "progress": []}
+    assert [{key: block[key] for key in ("tree", "label", "state", "attempts", "scheduled")}
+            for block in blocks] == [
+        {"tree": "On submit", "label": "Slow part", "state": "pending", "attempts": 0, "scheduled": False}]
+    assert blocks[0]["due_at"] == Block.objects.get().due_at.isoformat()
     drain_blocks()
     done = client.get(submitted + "status.json").json()
     block = Block.objects.get()
@@ -137,7 +136,8 @@ def test_completion_flags_finish_the_page_before_every_block(client, django_capt
 
     data = client.get(url + "status.json").json()
     assert data["finished"] is True and data["status"] == "done"
-    assert data["blocks"][0]["state"] == "pending"
+    assert data["blocks"][0]["state"] == "pending" and data["blocks"][0]["scheduled"] is True
+    assert "scheduled" in client.get(url).content.decode()
 
 
 def test_sync_fail_re_renders_the_form_with_its_message(client):
