@@ -16,7 +16,7 @@ run: setup
 test: setup system-deps
 	$(VENV)/bin/pytest
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed static/vendor/sortablejs/Sortable.min.js
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,9 +24,15 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install --quiet -e ".[test]"
 	touch $@
 
+# Front-end packages come from the npm registry and are copied into static/vendor/ (not committed).
+static/vendor/sortablejs/Sortable.min.js:
+	mkdir -p build/npm static/vendor/sortablejs
+	npm install --no-save --no-audit --no-fund --silent --prefix build/npm sortablejs@~1.15.6
+	cp build/npm/node_modules/sortablejs/Sortable.min.js build/npm/node_modules/sortablejs/LICENSE static/vendor/sortablejs/
+
 # Servers and the browser the tests drive: Debian's chromium, redis-server and PostgreSQL.
 system-deps:
 	sh scripts/system-deps.sh
 
 clean:
-	rm -rf $(VENV) data .pytest-db.sqlite3* .pytest-cache-dir staticfiles
+	rm -rf $(VENV) build static/vendor data .pytest-db.sqlite3* .pytest-cache-dir staticfiles

@@ -3,5 +3,6 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("builder/", include("eventtree.builder_urls")),
     path("", include("eventtree.urls")),
 ]

@@ -4,12 +4,33 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import Count, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from eventtree.models import Block, BlockState, Field, Flag, Form, Progress, Submission
+from eventtree.actions.registry import registry
+from eventtree.engine.conditions import describe
+from eventtree.engine.trees import tree_build
+from eventtree.models import (
+    Block,
+    BlockState,
+    EventTree,
+    Field,
+    Flag,
+    Form,
+    Node,
+    NodeKind,
+    Progress,
+    Record,
+    Run,
+    RunMode,
+    Submission,
+)
+from eventtree.models.trees import describe_delay
+from eventtree.services.packages import node_problems
 
 
 def form_get(*, slug: str) -> Form:
@@ -77,3 +98,89 @@ def submission_status(*, submission: Submission) -> dict[str, Any]:
 def status_etag(status: dict[str, Any], variant: str) -> str:
     digest = hashlib.sha256(json.dumps([variant, status], sort_keys=True).encode()).hexdigest()
     return f'"{digest[:32]}"'
+
+
+# Builder ---------------------------------------------------------------------------------------
+
+PHASES = {
+    "sync": ("before redirect", "Runs inside the submit, before the visitor is redirected."),
+    "background": ("in background", "Runs in a worker after the submit has committed."),
+    "delay": ("after delay", "Runs in a worker once a delay has passed."),
+}
+
+
+@dataclass
+class EditorTree:
+    tree: EventTree
+    roots: list[Node]
+    fields: list[Field]
+    node_count: int
+    invalid_count: int
+
+
+def forms_with_trees() -> list[Form]:
+    return list(Form.objects.prefetch_related("trees").annotate(record_count=Count("records")).order_by("name"))
+
+
+def tree_get(*, tree_id: int) -> EventTree:
+    return get_object_or_404(EventTree.objects.select_related("form"), pk=tree_id)
+
+
+def tree_editor(*, tree: EventTree) -> EditorTree:
+    """The tree's nodes, each with its phase, summary and problems: three queries in all."""
+    fields = list(tree.form.fields.all())
+    field_types = {field.name: field.type for field in fields}
+    nodes = list(Node.objects.filter(tree=tree).order_by("position", "id"))
+    roots = tree_build(nodes)
+    start = ("background", "in background") if tree.mode == RunMode.ASYNC else ("sync", "before redirect")
+    stack = [(root, start) for root in reversed(roots)]
+    invalid = 0
+    while stack:
+        node, phase = stack.pop()
+        if node.kind == NodeKind.BACKGROUND:
+            phase = ("background", "in background")
+        elif node.kind == NodeKind.DELAY:
+            phase = ("delay", f"after delay {describe_delay(node.config)}")
+        # A Background or Delay shows when its children run: that is what the builder decides.
+        node.phase_key, node.phase_label = phase
+        node.problems = node_problems(node=node, field_types=field_types)
+        invalid += bool(node.problems)
+        node.action_type = registry.get(node.action) if node.action in registry else None
+        node.summary = node_summary(node)
+        stack.extend((child, phase) for child in reversed(node.child_nodes))
+    return EditorTree(tree=tree, roots=roots, fields=fields, node_count=len(nodes), invalid_count=invalid)
+
+
+def node_summary(node: Node) -> str:
+    if node.kind == NodeKind.ACTION:
+        if node.action_type is None:
+            return f"unknown action type {node.action!r}"
+        try:
+            return node.action_type.summary(node.config or {})
+        except Exception:  # a summary must never break the editor
+            return node.action_type.label
+    if node.kind == NodeKind.DELAY:
+        return f"wait {describe_delay(node.config or {})}"
+    if node.kind == NodeKind.CONDITION:
+        return f"if {describe(node.config or {})}"
+    return "run the children in a worker, in order"
+
+
+def record_list(*, form: Form, query: str = "") -> QuerySet[Record]:
+    records = Record.objects.filter(form=form).order_by("-created_at", "-id")
+    if query:
+        records = records.filter(values__icontains=query)
+    return records
+
+
+def record_get(*, record_id: int) -> Record:
+    return get_object_or_404(Record.objects.select_related("form"), pk=record_id)
+
+
+def record_runs(*, record: Record) -> list[Run]:
+    return list(
+        Run.objects.filter(record=record)
+        .select_related("tree", "submission")
+        .prefetch_related("blocks")
+        .order_by("-created_at", "-id")
+    )

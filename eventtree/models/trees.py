@@ -13,8 +13,8 @@ class Event(models.TextChoices):
 
 
 class RunMode(models.TextChoices):
-    SYNC = "sync", "Synchronous actions before the redirect"  # walk the root in the request
-    ASYNC = "async", "Whole tree in the background"  # the whole tree is one block
+    SYNC = "sync", "Sync: actions before the redirect"  # walk the root in the request
+    ASYNC = "async", "Async: all in the background"  # the whole tree is one block
 
 
 class EventTree(models.Model):

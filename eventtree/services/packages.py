@@ -109,6 +109,16 @@ def tree_export(tree: EventTree) -> dict[str, Any]:
 
 
 def node_export(node: Node) -> dict[str, Any]:
+    data = node_attributes(node)
+    children = [node_export(child) for child in node.child_nodes]
+    # An action's children are its error port, which most actions do not have.
+    if children or node.kind != NodeKind.ACTION:
+        data["children"] = children
+    return data
+
+
+def node_attributes(node: Node) -> dict[str, Any]:
+    """A node as the package writes it, without its children."""
     data: dict[str, Any] = {"kind": node.kind}
     config = node.config or {}
     if node.kind == NodeKind.ACTION:
@@ -125,10 +135,6 @@ def node_export(node: Node) -> dict[str, Any]:
             data["seconds"] = int(config.get("seconds") or 0)
     elif node.kind == NodeKind.CONDITION:
         data.update(condition_export(config))
-    children = [node_export(child) for child in node.child_nodes]
-    # An action's children are its error port, which most actions do not have.
-    if children or node.kind != NodeKind.ACTION:
-        data["children"] = children
     return data
 
 
@@ -547,3 +553,10 @@ def json_copy(value: Any) -> Any:
     if isinstance(value, (dict, list)):
         return json.loads(json.dumps(value))
     return value
+
+
+def node_problems(*, node: Node, field_types: dict[str, str]) -> list[str]:
+    """What is wrong with one stored node (not its children), for the editor's marks."""
+    check = PackageCheck(field_types=field_types)
+    node_check(check, "node", node_attributes(node), depth=0)
+    return [problem.removeprefix("node: ").removeprefix("node.") for problem in check.problems]

@@ -1,0 +1,187 @@
+"""Editing event trees: trees and their nodes (DESIGN §2). Every change locks the tree row, so
+concurrent edits of one tree are applied one after the other and none is lost."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Max
+
+from eventtree.actions.registry import registry
+from eventtree.engine.trees import tree_build
+from eventtree.models import EventTree, Form, Node, NodeKind
+
+
+class TreeEditError(Exception):
+    """A change the tree cannot take; the message says why, for the builder."""
+
+
+DEFAULT_CONFIG = {
+    NodeKind.BACKGROUND: {},
+    NodeKind.DELAY: {"seconds": 0},
+    NodeKind.CONDITION: {"field": "", "op": "eq", "value": ""},
+}
+
+
+def tree_create(*, form: Form, name: str, event: str, mode: str = "sync", active: bool = True) -> EventTree:
+    position = (form.trees.aggregate(top=Max("position"))["top"] or 0) + 1
+    return EventTree.objects.create(
+        form=form, name=name, event=event, mode=mode, active=active, position=position
+    )
+
+
+def tree_update(*, tree: EventTree, **values: Any) -> EventTree:
+    """Set tree settings (name, event, mode, active, max_attempts); saving forgets the cache."""
+    with transaction.atomic():
+        tree = EventTree.objects.select_for_update().get(pk=tree.pk)
+        for name, value in values.items():
+            setattr(tree, name, value)
+        tree.save()
+    return tree
+
+
+def tree_delete(*, tree: EventTree) -> None:
+    tree.delete()
+
+
+def tree_locked(tree_id: int) -> EventTree:
+    """Call inside `atomic`: the tree row, locked until the transaction ends."""
+    return EventTree.objects.select_for_update().get(pk=tree_id)
+
+
+def node_add(
+    *,
+    tree: EventTree,
+    kind: str,
+    action: str = "",
+    parent_id: int | None = None,
+    index: int | None = None,
+) -> Node:
+    """Add a node of `kind` under `parent_id` (None: the root) at `index` (None: at the end)."""
+    if kind not in NodeKind.values:
+        raise TreeEditError(f"Unknown node kind {kind!r}.")
+    if kind == NodeKind.ACTION and action not in registry:
+        raise TreeEditError(f"Unknown action type {action!r}.")
+    with transaction.atomic():
+        tree_locked(tree.pk)
+        parent = node_of_tree(tree, parent_id) if parent_id else None
+        siblings = list(Node.objects.filter(tree=tree, parent=parent).order_by("position", "id"))
+        node = Node(
+            tree=tree,
+            parent=parent,
+            kind=kind,
+            action=action if kind == NodeKind.ACTION else "",
+            config=dict(DEFAULT_CONFIG.get(kind, {})),
+        )
+        node.save()
+        index = len(siblings) if index is None else max(0, min(index, len(siblings)))
+        siblings.insert(index, node)
+        positions_save(siblings)
+    return node
+
+
+def node_update(*, node: Node, label: str, config: dict[str, Any]) -> Node:
+    with transaction.atomic():
+        tree_locked(node.tree_id)
+        node = Node.objects.get(pk=node.pk)
+        node.label = label
+        node.config = config
+        node.save(update_fields=["label", "config"])
+    return node
+
+
+def node_delete(*, node: Node) -> None:
+    """Delete a node with its whole subtree."""
+    with transaction.atomic():
+        tree_locked(node.tree_id)
+        parent_id = node.parent_id
+        Node.objects.filter(pk=node.pk).delete()
+        positions_save(list(Node.objects.filter(tree_id=node.tree_id, parent_id=parent_id).order_by("position", "id")))
+
+
+def node_move(*, node: Node, parent_id: int | None, index: int) -> Node:
+    """Move a node (with its subtree) under `parent_id` (None: the root) at `index`."""
+    with transaction.atomic():
+        tree_locked(node.tree_id)
+        nodes = {item.pk: item for item in Node.objects.filter(tree_id=node.tree_id)}
+        node = nodes[node.pk]
+        if parent_id is not None:
+            if parent_id not in nodes:
+                raise TreeEditError("The target is not a node of this tree.")
+            ancestor: int | None = parent_id
+            while ancestor is not None:
+                if ancestor == node.pk:
+                    raise TreeEditError("A node cannot move under itself or its own descendants.")
+                ancestor = nodes[ancestor].parent_id
+        old_parent_id = node.parent_id
+        siblings = sorted(
+            (item for item in nodes.values() if item.parent_id == parent_id and item.pk != node.pk),
+            key=lambda item: (item.position, item.pk),
+        )
+        siblings.insert(max(0, min(index, len(siblings))), node)
+        node.parent_id = parent_id
+        changed = positions_assign(siblings)
+        if old_parent_id != parent_id:
+            old_siblings = sorted(
+                (item for item in nodes.values() if item.parent_id == old_parent_id and item.pk != node.pk),
+                key=lambda item: (item.position, item.pk),
+            )
+            changed += positions_assign(old_siblings)
+        Node.objects.bulk_update({item.pk: item for item in [*changed, node]}.values(), ["parent", "position"])
+    return node
+
+
+def node_shift(*, node: Node, direction: str) -> Node:
+    """The keyboard moves: `up`, `down`, `indent` (under the previous sibling), `outdent`."""
+    with transaction.atomic():
+        tree_locked(node.tree_id)
+        roots = tree_build(list(Node.objects.filter(tree_id=node.tree_id).order_by("position", "id")))
+        index_by_id: dict[int, tuple[list[Node], Node | None]] = {}
+        stack: list[tuple[list[Node], Node | None]] = [(roots, None)]
+        while stack:
+            siblings, parent = stack.pop()
+            for item in siblings:
+                index_by_id[item.pk] = (siblings, parent)
+                stack.append((item.child_nodes, item))
+        siblings, parent = index_by_id[node.pk]
+        index = next(i for i, item in enumerate(siblings) if item.pk == node.pk)
+        parent_id = parent.pk if parent else None
+        if direction == "up":
+            target = (parent_id, index - 1) if index > 0 else None
+        elif direction == "down":
+            target = (parent_id, index + 1) if index < len(siblings) - 1 else None
+        elif direction == "indent":
+            target = (siblings[index - 1].pk, len(siblings[index - 1].child_nodes)) if index > 0 else None
+        elif direction == "outdent":
+            if parent is None:
+                target = None
+            else:
+                grand_siblings, grandparent = index_by_id[parent.pk]
+                parent_index = next(i for i, item in enumerate(grand_siblings) if item.pk == parent.pk)
+                target = (grandparent.pk if grandparent else None, parent_index + 1)
+        else:
+            raise TreeEditError(f"Unknown direction {direction!r}.")
+        if target is None:
+            raise TreeEditError(f"This node cannot move {direction} from where it is.")
+        return node_move(node=node, parent_id=target[0], index=target[1])
+
+
+def node_of_tree(tree: EventTree, node_id: int) -> Node:
+    try:
+        return Node.objects.get(pk=node_id, tree=tree)
+    except Node.DoesNotExist:
+        raise TreeEditError("That node is not part of this tree (it may have been deleted).") from None
+
+
+def positions_assign(siblings: list[Node]) -> list[Node]:
+    changed = []
+    for position, item in enumerate(siblings):
+        if item.position != position:
+            item.position = position
+            changed.append(item)
+    return changed
+
+
+def positions_save(siblings: list[Node]) -> None:
+    Node.objects.bulk_update(positions_assign(siblings), ["position"])

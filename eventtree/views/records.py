@@ -1,0 +1,87 @@
+"""The builder's record pages: list, detail with runs, and the edit form that fires `updated`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.dateparse import parse_date, parse_datetime
+from django.views.decorators.http import require_GET, require_http_methods
+
+from eventtree import selectors
+from eventtree.forms import RecordForm
+from eventtree.models import Field, FieldType
+from eventtree.services.records import SubmissionRefused, record_update
+from eventtree.views.types import HtmxHttpRequest
+
+PAGE_SIZE = 25
+
+
+@staff_member_required
+@require_GET
+def record_list(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    form = selectors.form_get(slug=slug)
+    query = request.GET.get("q", "").strip()
+    page = Paginator(selectors.record_list(form=form, query=query), PAGE_SIZE).get_page(request.GET.get("page"))
+    columns = [field for field in form.fields.all()][:6]
+    template = "eventtree/builder/records.html#results" if request.htmx else "eventtree/builder/records.html"
+    return render(request, template, {"form": form, "page": page, "query": query, "columns": columns})
+
+
+@staff_member_required
+@require_GET
+def record_detail(request: HtmxHttpRequest, record_id: int) -> HttpResponse:
+    record = selectors.record_get(record_id=record_id)
+    fields = list(record.form.fields.all())
+    known = {field.name for field in fields}
+    values = [(field, record.values.get(field.name)) for field in fields]
+    extra = [(name, value) for name, value in record.values.items() if name not in known]
+    return render(request, "eventtree/builder/record.html", {
+        "form": record.form, "record": record, "values": values, "extra_values": extra,
+        "runs": selectors.record_runs(record=record),
+    })
+
+
+@staff_member_required
+@require_http_methods(["GET", "POST"])
+def record_edit(request: HtmxHttpRequest, record_id: int) -> HttpResponse:
+    record = selectors.record_get(record_id=record_id)
+    fields = list(record.form.fields.all())
+    record_form = RecordForm(
+        request.POST if request.method == "POST" else None,
+        fields=fields,
+        initial=initial_values(fields, record.values),
+    )
+    if request.method == "POST" and record_form.is_valid():
+        try:
+            submission = record_update(record=record, values=record_form.record_values())
+        except SubmissionRefused as refusal:
+            record_form.add_error(None, refusal.message)
+        else:
+            if submission is not None:
+                return redirect("eventtree:submission", slug=record.form.slug, token=submission.token)
+            messages.success(request, "Saved.")
+            return redirect("builder:record", record_id=record.pk)
+    return render(request, "eventtree/builder/record_edit.html", {
+        "form": record.form, "record": record, "record_form": record_form,
+    })
+
+
+def initial_values(fields: list[Field], values: dict[str, Any]) -> dict[str, Any]:
+    """Stored values as the form's widgets expect them (dates as dates, not text)."""
+    initial: dict[str, Any] = {}
+    for field in fields:
+        value = values.get(field.name)
+        if isinstance(value, str) and field.type == FieldType.DATE:
+            value = parse_date(value) or value
+        elif isinstance(value, str) and field.type == FieldType.DATETIME:
+            moment = parse_datetime(value)
+            value = moment.replace(tzinfo=None) if isinstance(moment, dt.datetime) else value
+        if value is not None:
+            initial[field.name] = value
+    return initial

@@ -1,0 +1,287 @@
+"""The builder's pages and htmx partials (eventtree/views/editor.py, eventtree/views/records.py)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import URLPattern, reverse
+
+from eventtree import builder_urls
+from eventtree.models import EventTree, Field, Form, Node, Record, Submission
+from tests.factories import REFERENCE_FIELDS, action, form_create, reference_tree_nodes, set_field, tree_create
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def staff(client: Client, django_user_model) -> Client:
+    client.force_login(django_user_model.objects.create_user("staff", password="pw", is_staff=True))
+    return client
+
+
+@pytest.fixture
+def membership():
+    form = form_create("membership", fields=REFERENCE_FIELDS, name="Membership application")
+    tree = tree_create(form, reference_tree_nodes())
+    return form, tree
+
+
+def builder_urls_with_args(form, tree) -> list[str]:
+    node = tree.nodes.first()
+    field = form.fields.first()
+    record = Record.objects.create(form=form, values={"name": "x"})
+    values = {"slug": form.slug, "tree_id": tree.pk, "node_id": node.pk, "field_id": field.pk,
+              "record_id": record.pk}
+    urls = []
+    for pattern in builder_urls.urlpatterns:
+        assert isinstance(pattern, URLPattern)
+        names = re.findall(r"<(?:\w+:)?(\w+)>", str(pattern.pattern))
+        urls.append(reverse(f"builder:{pattern.name}", kwargs={name: values[name] for name in names}))
+    return urls
+
+
+@pytest.mark.parametrize("who", ["anonymous", "non-staff"])
+def test_every_builder_url_needs_a_staff_login(client, django_user_model, membership, who):
+    form, tree = membership
+    if who == "non-staff":
+        client.force_login(django_user_model.objects.create_user("visitor", password="pw"))
+    urls = builder_urls_with_args(form, tree)
+    assert len(urls) == len(builder_urls.urlpatterns) >= 20
+    for url in urls:
+        for method in (client.get, client.post):
+            response = method(url)
+            assert response.status_code in (302, 403), url
+            if response.status_code == 302:
+                assert response["Location"].startswith("/admin/login/"), url
+    assert Form.objects.count() == 1 and Node.objects.count() == 6  # nothing changed
+
+
+def test_builder_home_lists_forms_and_trees(staff, membership):
+    page = staff.get("/builder/").content.decode()
+    assert "Membership application" in page and "On submit" in page
+
+
+def test_create_a_form_and_its_fields(staff):
+    response = staff.post("/builder/", {"name": "Contact us", "slug": ""})
+    assert response["Location"] == "/builder/forms/contact-us/"
+    form = Form.objects.get(slug="contact-us")
+
+    added = staff.post(f"/builder/forms/{form.slug}/fields/add/",
+                       {"field-name": "topic", "field-type": "choice", "field-choices": "Sales\nSupport",
+                        "field-required": "on"}, **HTMX)
+    assert added.status_code == 200 and 'id="fields"' in added.content.decode()
+    assert "<html" not in added.content.decode()
+    field = Field.objects.get(form=form)
+    assert (field.name, field.type, field.choices, field.required) == ("topic", "choice", ["Sales", "Support"], True)
+
+    duplicate = staff.post(f"/builder/forms/{form.slug}/fields/add/", {"field-name": "topic", "field-type": "text"}, **HTMX)
+    assert "has a field named" in duplicate.content.decode()
+    bad = staff.post(f"/builder/forms/{form.slug}/fields/add/", {"field-name": "Bad Name", "field-type": "text"}, **HTMX)
+    assert "lower-case letters" in bad.content.decode()
+    assert Field.objects.filter(form=form).count() == 1
+
+
+def test_edit_reorder_and_delete_fields(staff, membership):
+    form, _ = membership
+    email = form.fields.get(name="email")
+    staff.post(f"/builder/forms/membership/fields/{email.pk}/",
+               {"edit-name": "email", "edit-label": "E-mail", "edit-type": "email", "edit-required": "on"}, **HTMX)
+    staff.post(f"/builder/forms/membership/fields/{email.pk}/move/", {"direction": "up"}, **HTMX)
+    staff.post(f"/builder/forms/membership/fields/{form.fields.get(name='field_d').pk}/delete/", **HTMX)
+    assert list(form.fields.values_list("name", flat=True)) == ["email", "name", "field_a", "field_b", "field_c"]
+    assert form.fields.get(name="email").label == "E-mail"
+
+
+def test_form_settings_change_in_place(staff, membership):
+    response = staff.post("/builder/forms/membership/", {
+        "settings-name": "Membership", "settings-slug": "membership",
+        "settings-success_message": "Hi {{ record.name }}", "settings-completion_flags": "welcomed, paid",
+    }, **HTMX)
+    assert "Saved." in response.content.decode()
+    form = Form.objects.get()
+    assert (form.name, form.completion_flags) == ("Membership", ["welcomed", "paid"])
+
+
+def test_tree_editor_shows_phases_and_marks_invalid_nodes(staff, membership):
+    form, tree = membership
+    tree_create(form, [set_field("gone_field", "x")], name="Broken")
+    page = staff.get(f"/builder/trees/{tree.pk}/").content.decode()
+    assert page.count("before redirect") >= 3  # two actions and the legend
+    assert page.count("in background") >= 4  # the background, its three children, the legend
+    broken = staff.get(f"/builder/trees/{EventTree.objects.get(name='Broken').pk}/").content.decode()
+    assert "needs attention" in broken and "no field named &#x27;gone_field&#x27;" in broken
+
+
+def test_add_a_node_returns_the_tree_with_its_edit_form_open(staff, membership):
+    _, tree = membership
+    menu = staff.get(f"/builder/trees/{tree.pk}/nodes/add/?index=1", **HTMX).content.decode()
+    assert 'value="action:send_email"' in menu and 'value="delay"' in menu
+
+    response = staff.post(f"/builder/trees/{tree.pk}/nodes/add/", {"choice": "delay", "index": "1"}, **HTMX)
+
+    body = response.content.decode()
+    assert body.startswith('\n<section id="tree"') or body.lstrip().startswith('<section id="tree"')
+    assert 'class="node-edit"' in body
+    kinds = [n.kind for n in Node.objects.filter(tree=tree, parent=None).order_by("position")]
+    assert kinds == ["action", "delay", "background", "action"]
+
+
+def test_edit_a_node_validates_inline(staff, membership):
+    _, tree = membership
+    node = Node.objects.get(tree=tree, config__field="field_a")
+    invalid = staff.post(f"/builder/nodes/{node.pk}/", {"label": "", "config-field": "nope", "config-value": "{{ record.name|nosuchfilter }}"}, **HTMX)
+    body = invalid.content.decode()
+    assert "Template error" in body
+    node.refresh_from_db()
+    assert node.config["field"] == "field_a"
+
+    unknown = staff.post(f"/builder/nodes/{node.pk}/", {"label": "", "config-field": "nope", "config-value": "x"}, **HTMX)
+    assert "no field named" in unknown.content.decode()
+
+    staff.post(f"/builder/nodes/{node.pk}/", {"label": "First", "config-field": "field_b", "config-value": "X"}, **HTMX)
+    node.refresh_from_db()
+    assert (node.label, node.config) == ("First", {"field": "field_b", "value": "X"})
+
+
+def test_edit_a_delay_and_a_condition(staff):
+    form = form_create("visits", fields=[{"name": "appointment", "type": "date"}, {"name": "status"}])
+    tree = tree_create(form, [{"kind": "delay", "seconds": 0}, {"kind": "condition", "field": "status", "op": "eq", "value": "x"}])
+    delay, condition = Node.objects.order_by("position")
+    staff.post(f"/builder/nodes/{delay.pk}/", {"label": "", "config-field": "appointment", "config-amount": "1",
+                                               "config-unit": "86400", "config-direction": "before"}, **HTMX)
+    staff.post(f"/builder/nodes/{condition.pk}/", {"label": "", "config-field": "status", "config-op": "is_set"}, **HTMX)
+    delay.refresh_from_db()
+    condition.refresh_from_db()
+    assert delay.config == {"field": "appointment", "offset_seconds": -86400}
+    assert condition.config == {"field": "status", "op": "is_set"}
+    page = staff.get(f"/builder/trees/{tree.pk}/").content.decode()
+    assert "after delay 1 d before appointment" in page
+
+
+def test_moves_and_delete_through_the_views(staff, membership):
+    _, tree = membership
+    field_d = Node.objects.get(config__field="field_d")
+    staff.post(f"/builder/nodes/{field_d.pk}/move/", {"direction": "up"}, **HTMX)
+    background = Node.objects.get(kind="background")
+    refused = staff.post(f"/builder/nodes/{background.pk}/move/", {"parent": background.children.first().pk, "index": 0}, **HTMX)
+    assert "cannot move under itself" in refused.content.decode()
+    staff.post(f"/builder/nodes/{background.pk}/delete/", **HTMX)
+    assert list(Node.objects.filter(tree=tree).order_by("position").values_list("config__field", flat=True)) == [
+        "field_a", "field_d"]
+
+
+def test_without_javascript_every_change_redirects_back(staff, membership):
+    _, tree = membership
+    node = Node.objects.get(config__field="field_d")
+    response = staff.post(f"/builder/nodes/{node.pk}/move/", {"direction": "up"})
+    assert response.status_code == 302 and response["Location"] == f"/builder/trees/{tree.pk}/"
+    page = staff.get(f"/builder/nodes/{node.pk}/")
+    assert 'name="config-value"' in page.content.decode() and "<html" in page.content.decode()
+
+
+def test_tree_settings_switch_the_run_mode(staff, membership):
+    _, tree = membership
+    response = staff.post(f"/builder/trees/{tree.pk}/settings/", {
+        "tree-name": "Renamed", "tree-event": "submitted", "tree-mode": "async", "tree-active": "on",
+        "tree-max_attempts": "2"}, **HTMX)
+    body = response.content.decode()
+    assert 'id="editor"' in body and "before redirect</span>" not in body.split('id="tree"')[1]
+    tree.refresh_from_db()
+    assert (tree.name, tree.mode, tree.max_attempts) == ("Renamed", "async", 2)
+
+
+def test_editor_queries_do_not_grow_with_the_tree(staff, django_assert_max_num_queries):
+    form = form_create("big", fields=[{"name": "name"}, {"name": "out", "internal": True}])
+    nodes = []
+    for i in range(100):
+        nodes.append({"kind": "background", "children": [
+            {"kind": "condition", "field": "name", "op": "eq", "value": str(i),
+             "children": [set_field("out", f"{i}")]}]})
+    tree = tree_create(form, nodes)
+    assert tree.nodes.count() == 300
+    with django_assert_max_num_queries(8):
+        response = staff.get(f"/builder/trees/{tree.pk}/")
+    assert response.content.decode().count('class="node ') == 300
+    with django_assert_max_num_queries(8):
+        staff.get(f"/builder/trees/{tree.pk}/", **HTMX)
+
+
+def test_concurrent_edits_of_one_tree_lose_neither(client, django_user_model, membership):
+    _, tree = membership
+    alice, bob = Client(), Client()
+    alice.force_login(django_user_model.objects.create_user("alice", is_staff=True))
+    bob.force_login(django_user_model.objects.create_user("bob", is_staff=True))
+    alice.get(f"/builder/trees/{tree.pk}/")  # both have the same page open
+    bob.get(f"/builder/trees/{tree.pk}/")
+
+    alice.post(f"/builder/trees/{tree.pk}/nodes/add/", {"choice": "action:log", "index": "0"}, **HTMX)
+    field_d = Node.objects.get(config__field="field_d")
+    bob.post(f"/builder/nodes/{field_d.pk}/", {"label": "Last", "config-field": "field_d", "config-value": "DD"}, **HTMX)
+    bob.post(f"/builder/trees/{tree.pk}/nodes/add/", {"choice": "condition", "index": "0"}, **HTMX)
+
+    roots = list(Node.objects.filter(tree=tree, parent=None).order_by("position"))
+    assert [n.kind for n in roots] == ["condition", "action", "action", "background", "action"]
+    assert roots[1].action == "log" and roots[-1].config["value"] == "DD"
+
+
+def test_import_and_export_from_the_editor(staff, membership):
+    exported = staff.get("/builder/forms/membership/export/")
+    assert exported["Content-Disposition"] == 'attachment; filename="membership.json"'
+    package = json.loads(exported.content)
+    Form.objects.all().delete()
+
+    upload = SimpleUploadedFile("membership.json", exported.content, content_type="application/json")
+    response = staff.post("/builder/import/", {"package": upload})
+    assert response["Location"] == "/builder/forms/membership/"
+    assert json.loads(staff.get("/builder/forms/membership/export/").content) == package
+
+    package["trees"][0]["nodes"][0]["action"] = "sned_email"
+    bad = SimpleUploadedFile("bad.json", json.dumps(package).encode(), content_type="application/json")
+    refused = staff.post("/builder/import/", {"package": bad, "replace": "on"})
+    assert refused.status_code == 400
+    assert "trees[0].nodes[0]: unknown action type &#x27;sned_email&#x27;" in refused.content.decode()
+    assert Node.objects.filter(action="sned_email").count() == 0
+
+
+def test_delete_a_form_after_confirmation(staff, membership):
+    confirm = staff.get("/builder/forms/membership/delete/")
+    assert "cannot be undone" in confirm.content.decode()
+    assert staff.post("/builder/forms/membership/delete/")["Location"] == "/builder/"
+    assert Form.objects.count() == 0
+
+
+def test_records_list_search_and_pagination(staff, membership):
+    form, _ = membership
+    for i in range(30):
+        Record.objects.create(form=form, values={"name": f"Person {i}", "email": f"p{i}@example.com"})
+    page = staff.get("/builder/forms/membership/records/").content.decode()
+    assert "30 records" in page and "Page 1 of 2" in page
+    found = staff.get("/builder/forms/membership/records/?q=person 17").content.decode()
+    assert "1 record matching" in found and "p17@example.com" in found
+
+
+def test_record_page_and_edit_fires_the_updated_trees(staff, membership, django_capture_on_commit_callbacks):
+    form, _ = membership
+    tree_create(form, [set_field("field_c", "updated {{ record.name }}"),
+                       {"kind": "background", "children": [action("log", message="after edit")]}],
+                name="On update", event="updated")
+    record = Record.objects.create(form=form, values={"name": "Ada", "email": "ada@example.com"})
+    assert "Ada" in staff.get(f"/builder/records/{record.pk}/").content.decode()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff.post(f"/builder/records/{record.pk}/edit/",
+                              {"name": "Ada L.", "email": "ada@example.com", "field_a": "", "field_b": "",
+                               "field_c": "", "field_d": ""})
+
+    submission = Submission.objects.get()
+    assert response["Location"] == f"/f/membership/submitted/{submission.token}/"
+    record.refresh_from_db()
+    assert record.values["name"] == "Ada L." and record.values["field_c"] == "updated Ada L."
+    runs = staff.get(f"/builder/records/{record.pk}/").content.decode()
+    assert "On update" in runs
