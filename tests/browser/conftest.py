@@ -28,3 +28,15 @@ def browser_type_launch_args(browser_type_launch_args):
 def page(page):
     page.set_default_timeout(15_000)
     return page
+
+
+@pytest.fixture
+def staff_page(page, live_server, django_user_model):
+    """A Chromium page logged in as a staff member through the login page."""
+    django_user_model.objects.create_user("builder", password="builder-pw", is_staff=True)
+    page.goto(f"{live_server.url}/admin/login/?next=/builder/")
+    page.get_by_label("Username").fill("builder")
+    page.get_by_label("Password").fill("builder-pw")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{live_server.url}/builder/")
+    return page
