@@ -2,7 +2,8 @@
 
     .venv/bin/python scripts/screenshots.py [http://127.0.0.1:8000]
 
-Submits the demo forms in Chromium and saves PNGs under docs/screenshots/.
+Opens the tree editor as the demo superuser (admin / admin, created by `make run`), submits a demo
+form in Chromium and saves PNGs under docs/screenshots/.
 """
 
 from __future__ import annotations
@@ -22,6 +23,19 @@ def main(base: str) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=ARGS)
+        editor = browser.new_page(viewport={"width": 1280, "height": 900})
+        editor.goto(f"{base}/admin/login/?next=/builder/")
+        editor.get_by_label("Username").fill("admin")
+        editor.get_by_label("Password").fill("admin")
+        editor.get_by_role("button", name="Log in").click()
+        editor.wait_for_url(f"{base}/builder/")
+        editor.get_by_role("link", name="Onboarding").first.click()
+        editor.get_by_role("link", name="On submit").click()
+        expect(editor.locator("#tree")).to_be_visible()
+        editor.locator(".node-row", has_text="Account set-up").get_by_role("link", name="+ inside").click()
+        expect(editor.locator(".add-menu")).to_be_visible()
+        editor.screenshot(path=OUT / "editor.png", full_page=True)
+
         page = browser.new_page(viewport={"width": 900, "height": 820})
         page.goto(f"{base}/f/onboarding/")
         page.get_by_label("Your name").fill("Grace Hopper")

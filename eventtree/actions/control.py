@@ -106,7 +106,7 @@ class FailConfig(forms.Form):
 class Fail(BaseAction):
     key = "fail"
     label = "Fail"
-    icon = "⛔"
+    icon = "⚠"
     description = "Stops the run with a message; before the redirect, the form shows it again."
     config_form = FailConfig
 

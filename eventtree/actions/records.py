@@ -49,7 +49,7 @@ class CreateRecordConfig(forms.Form):
 class CreateRecord(BaseAction):
     key = "create_record"
     label = "Create record"
-    icon = "＋"
+    icon = "⊕"
     description = "Creates a record in another form and fires that form's submitted trees."
     config_form = CreateRecordConfig
 
