@@ -109,7 +109,7 @@ def tree_run_start(
     context = RunContext(run=run, record=record, phase=phase, depth=depth)
     walk(tree_load(tree.id), context)
     Step.objects.bulk_create(context.steps)
-    if not run.blocks.exists():
+    if not context.blocks_created:
         run.status = RunStatus.DONE
         run.finished_at = timezone.now()
         run.save(update_fields=["status", "finished_at"])

@@ -7,7 +7,7 @@ to the workers when the surrounding transaction commits.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -112,6 +112,7 @@ def block_defer(node: Node, context: RunContext) -> Block:
         state=BlockState.PENDING if due_at else BlockState.CANCELLED,
         last_error=note,
     )
+    context.blocks_created += 1
     if due_at:
         dispatch.blocks_enqueue([block])
     context.step_add(node, label=node.display_label, status=StepStatus.DEFERRED,
@@ -120,7 +121,7 @@ def block_defer(node: Node, context: RunContext) -> Block:
     return block
 
 
-def due_time(node: Node, context: RunContext) -> tuple[timezone.datetime | None, str]:
+def due_time(node: Node, context: RunContext) -> tuple[datetime | None, str]:
     """When a block of this node is due; None, with the reason, when it can never be."""
     now = timezone.now()
     if node.kind == NodeKind.BACKGROUND:
