@@ -153,3 +153,15 @@ class StepAdmin(admin.ModelAdmin):
 class OutboxMessageAdmin(admin.ModelAdmin):
     list_display = ["pk", "kind", "run", "state", "created_at", "sent_at"]
     list_filter = ["kind", "state"]
+
+
+@admin.register(Flag)
+class FlagAdmin(admin.ModelAdmin):
+    list_display = ["name", "value", "run", "updated_at"]
+    list_filter = ["value"]
+    search_fields = ["name"]
+
+
+@admin.register(Progress)
+class ProgressAdmin(admin.ModelAdmin):
+    list_display = ["name", "title", "done", "total", "run", "updated_at"]
