@@ -28,9 +28,10 @@ def record_list(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     form = selectors.form_get(slug=slug)
     query = request.GET.get("q", "").strip()
     page = Paginator(selectors.record_list(form=form, query=query), PAGE_SIZE).get_page(request.GET.get("page"))
-    columns = [field for field in form.fields.all()][:6]
+    columns = list(form.fields.all())[:6]
+    rows = [(record, [record.values.get(field.name) for field in columns]) for record in page]
     template = "eventtree/builder/records.html#results" if request.htmx else "eventtree/builder/records.html"
-    return render(request, template, {"form": form, "page": page, "query": query, "columns": columns})
+    return render(request, template, {"form": form, "page": page, "rows": rows, "query": query, "columns": columns})
 
 
 @staff_member_required
