@@ -24,6 +24,8 @@ class Command(BaseCommand):
             [sys.executable, "manage.py", "qcluster"], env=os.environ.copy(), start_new_session=True
         )
         self.stdout.write(f"Worker cluster started (pid {cluster.pid}).")
+        # SIGTERM would end this process without running `finally`, orphaning the cluster.
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
         try:
             call_command("runserver", addrport, use_reloader=False)
         finally:
