@@ -55,6 +55,8 @@ INSTALLED_APPS = [
     "template_partials",
     "django_q",
     "eventtree",
+    # Apps that register more action types in their AppConfig.ready(), e.g. "myproject.actions".
+    *env_list("EVENTTREE_EXTRA_APPS"),
 ]
 
 MIDDLEWARE = [
@@ -133,7 +135,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", BASE_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

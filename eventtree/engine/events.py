@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,9 @@ from eventtree.models import (
 )
 
 
+logger = logging.getLogger(__name__)
+
+
 @dataclass(frozen=True)
 class ActiveTree:
     id: int
@@ -44,10 +48,22 @@ def active_trees_cache_key(form_id: int, event: str) -> str:
     return f"eventtree:active-trees:{form_id}:{event}"
 
 
+# Entries are forgotten when a tree changes; the timeout only bounds how stale an entry can be
+# when that forgetting failed (the cache server was down while a tree was saved).
+ACTIVE_TREES_TIMEOUT = 300
+
+
 def active_trees(form_id: int, event: str) -> list[ActiveTree]:
-    """The active trees of (form, event), cached until a tree of the form changes."""
+    """The active trees of (form, event), cached until a tree of the form changes.
+
+    A cache that is down is a cache miss: submits go on, reading the database.
+    """
     key = active_trees_cache_key(form_id, event)
-    trees = cache.get(key)
+    try:
+        trees = cache.get(key)
+    except Exception:
+        logger.warning("Cache unavailable; reading the active trees from the database", exc_info=True)
+        trees, key = None, None
     if trees is None:
         trees = [
             ActiveTree(*row)
@@ -55,12 +71,20 @@ def active_trees(form_id: int, event: str) -> list[ActiveTree]:
             .order_by("position", "id")
             .values_list("id", "name", "mode", "max_attempts")
         ]
-        cache.set(key, trees, timeout=None)
+        if key is not None:
+            try:
+                cache.set(key, trees, timeout=ACTIVE_TREES_TIMEOUT)
+            except Exception:
+                logger.warning("Cache unavailable; active trees not cached", exc_info=True)
     return trees
 
 
 def active_trees_forget(form_id: int) -> None:
-    cache.delete_many([active_trees_cache_key(form_id, event) for event in Event.values])
+    try:
+        cache.delete_many([active_trees_cache_key(form_id, event) for event in Event.values])
+    except Exception:
+        logger.error("Cache unavailable: active trees of form %s stay cached up to %s s",
+                     form_id, ACTIVE_TREES_TIMEOUT, exc_info=True)
 
 
 def event_fire(
