@@ -155,3 +155,14 @@ def test_move_by_drag_and_drop_and_by_buttons(staff_page: Page, live_server):
     assert db_order(tree) == expected
     page.reload()
     assert page_order(page) == expected == db_order(tree)
+
+    # Leave and come back with the browser's back button: the page shows the saved order, not a
+    # copy from before the edits.
+    with page.expect_response(re.compile(r"/move/$")):
+        node("third").locator(":scope > .node-row").get_by_role("button", name="Move up").click()
+    page.get_by_role("link", name="Moves").first.click()
+    expect(page.get_by_role("heading", name="Moves", level=1)).to_be_visible()
+    page.go_back()
+    moved = ["log 'fourth'", "log 'second'", "log 'third'", "log 'first'"]
+    expect(page.locator(".root-list > .node > .node-row .summary")).to_have_text(moved)
+    assert db_order(tree) == moved
