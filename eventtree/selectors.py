@@ -102,13 +102,6 @@ def status_etag(status: dict[str, Any], variant: str) -> str:
 
 # Builder ---------------------------------------------------------------------------------------
 
-PHASES = {
-    "sync": ("before redirect", "Runs inside the submit, before the visitor is redirected."),
-    "background": ("in background", "Runs in a worker after the submit has committed."),
-    "delay": ("after delay", "Runs in a worker once a delay has passed."),
-}
-
-
 @dataclass
 class EditorTree:
     tree: EventTree

@@ -204,7 +204,7 @@ def tree_create(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 
 
 @staff_member_required
-@require_http_methods(["GET", "POST"])
+@require_GET
 def tree_detail(request: HtmxHttpRequest, tree_id: int) -> HttpResponse:
     tree = selectors.tree_get(tree_id=tree_id)
     return tree_response(request, tree)
@@ -245,7 +245,6 @@ def tree_response(request: HtmxHttpRequest, tree: EventTree, *, partial: str = "
         "form": tree.form,
         "editor": editor,
         "settings_form": extra.pop("settings_form", None) or TreeSettingsForm(instance=tree, prefix="tree"),
-        "phases": selectors.PHASES,
         **extra,
     }
     return editor_response(request, TREE_TEMPLATE, context, partial, status=status)
