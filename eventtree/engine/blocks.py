@@ -53,8 +53,10 @@ def block_run(block_id: int) -> BlockState | None:
     try:
         with transaction.atomic():
             # Locking the record serialises blocks that update it, so none loses another's update.
-            context.record = Record.objects.select_for_update().select_related("form").get(
-                pk=run.record_id
+            # Only the record's row: locking the joined form would hold up every submit of it.
+            context.record = (
+                Record.objects.select_for_update(of=("self",)).select_related("form")
+                .get(pk=run.record_id)
             )
             walk(block_children(block), context)
             Step.objects.bulk_create(context.steps)
