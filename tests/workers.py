@@ -36,7 +36,7 @@ class QCluster:
             "PYTHONUNBUFFERED": "1",
             **(env or {}),
         }
-        if database["ENGINE"].endswith("sqlite3"):
+        if database["ENGINE"].endswith("sqlite3") and "DATABASE_URL" not in (env or {}):
             self.env["DATABASE_URL"] = f"sqlite:///{database['NAME']}"
         self.process: subprocess.Popen | None = None
 
@@ -53,13 +53,8 @@ class QCluster:
         return self
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
+        if self.process:
+            process_group_stop(self.process)
         self.log.close()
 
     def output(self) -> str:
@@ -67,6 +62,40 @@ class QCluster:
 
     def sent_mail(self) -> list[str]:
         return [path.read_text(errors="replace") for path in sorted(self.mail_dir.glob("*.log"))]
+
+
+def process_group_stop(process: subprocess.Popen, *, timeout: float = 20) -> None:
+    """Stop a process started with `start_new_session=True`, and everything it started.
+
+    SIGTERM goes to the leader only: qcluster and gunicorn then stop their children in order
+    (signalling the whole group at once makes qcluster's shutdown hang until its timeout).
+    Whatever is left in the group afterwards is killed.
+    """
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    process.wait(timeout=10)
+
+
+def process_ancestors(pid: int) -> list[int]:
+    """The parent, grandparent, … of a live process (Linux /proc), nearest first."""
+    ancestors = []
+    while pid > 1:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            break
+        # The command name, in parentheses, may contain spaces: the fields follow the last ")".
+        pid = int(stat.rsplit(")", 1)[1].split()[1])
+        ancestors.append(pid)
+    return ancestors
 
 
 def wait_until(condition: Callable[[], Any], *, timeout: float, interval: float = 0.25,
