@@ -9,14 +9,15 @@ from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.paginator import Paginator
 from django.http import HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.dateparse import parse_date, parse_datetime
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from eventtree import selectors
 from eventtree.forms import RecordForm
-from eventtree.models import Field, FieldType
+from eventtree.models import Block, Field, FieldType
 from eventtree.services.records import SubmissionRefused, record_update
+from eventtree.services.runs import BlockStateError, block_cancel, block_retry
 from eventtree.views.types import HtmxHttpRequest
 
 PAGE_SIZE = 25
@@ -71,6 +72,21 @@ def record_edit(request: HtmxHttpRequest, record_id: int) -> HttpResponse:
     return render(request, "eventtree/builder/record_edit.html", {
         "form": record.form, "record": record, "record_form": record_form,
     })
+
+
+@staff_member_required
+@require_POST
+def block_action(request: HtmxHttpRequest, block_id: int, action: str) -> HttpResponse:
+    """Cancel a pending block or retry a failed one (DESIGN §3.9), then show the record again."""
+    block = get_object_or_404(Block.objects.select_related("run"), pk=block_id)
+    service, done = {"cancel": (block_cancel, "cancelled"), "retry": (block_retry, "queued again")}[action]
+    try:
+        service(block_id=block.pk)
+    except BlockStateError as refusal:
+        messages.error(request, str(refusal))
+    else:
+        messages.success(request, f"Block “{block.label or block.pk}” {done}.")
+    return redirect("builder:record", record_id=block.run.record_id)
 
 
 def initial_values(fields: list[Field], values: dict[str, Any]) -> dict[str, Any]:

@@ -37,7 +37,7 @@ def builder_urls_with_args(form, tree) -> list[str]:
     field = form.fields.first()
     record = Record.objects.create(form=form, values={"name": "x"})
     values = {"slug": form.slug, "tree_id": tree.pk, "node_id": node.pk, "field_id": field.pk,
-              "record_id": record.pk}
+              "record_id": record.pk, "block_id": 1}
     urls = []
     for pattern in builder_urls.urlpatterns:
         assert isinstance(pattern, URLPattern)
@@ -285,3 +285,42 @@ def test_record_page_and_edit_fires_the_updated_trees(staff, membership, django_
     assert record.values["name"] == "Ada L." and record.values["field_c"] == "updated Ada L."
     runs = staff.get(f"/builder/records/{record.pk}/").content.decode()
     assert "On update" in runs
+
+
+def test_cancel_a_pending_block_and_retry_a_failed_one_from_the_record_page(
+        staff, membership, django_capture_on_commit_callbacks, drain_blocks):
+    from eventtree.models import Block, BlockState, Run
+    from eventtree.services.records import record_submit
+
+    form, _ = membership
+    tree_create(form, [{"kind": "background", "label": "Flaky", "children": [
+        {"kind": "condition", "field": "field_d", "op": "ne", "value": "ok",
+         "children": [action("fail", message="not yet")]}]}],
+        name="Second", max_attempts=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        record, _ = record_submit(form=form, values={"name": "Ada", "email": "ada@example.com"})
+    reference, flaky = Block.objects.order_by("id")
+    page = staff.get(f"/builder/records/{record.pk}/").content.decode()
+    assert page.count(">Cancel</button>") == 2 and ">Retry</button>" not in page
+
+    response = staff.post(f"/builder/blocks/{reference.pk}/cancel/", follow=True)
+
+    assert f"Block “{reference.label}” cancelled." in response.content.decode()
+    drain_blocks()
+    record.refresh_from_db()
+    assert "field_b" not in record.values  # the cancelled block never ran
+    assert Block.objects.get(pk=flaky.pk).state == BlockState.FAILED
+    assert Run.objects.get(tree__name="Second").status == "failed"
+    page = staff.get(f"/builder/records/{record.pk}/").content.decode()
+    assert ">cancelled<" in page and ">Retry</button>" in page
+
+    Record.objects.filter(pk=record.pk).update(values={**record.values, "field_d": "ok"})
+    with django_capture_on_commit_callbacks(execute=True):
+        staff.post(f"/builder/blocks/{flaky.pk}/retry/")
+    drain_blocks()
+
+    flaky.refresh_from_db()
+    assert (flaky.state, flaky.attempts) == (BlockState.DONE, 2)
+    assert Run.objects.get(tree__name="Second").status == "done"
+    refused = staff.post(f"/builder/blocks/{flaky.pk}/cancel/", follow=True).content.decode()
+    assert "Only a pending block can be cancelled" in refused
