@@ -19,6 +19,9 @@ from eventtree.models import Block, BlockState, Flag, Phase, Record, Run, RunSta
 logger = logging.getLogger(__name__)
 
 
+NODE_DELETED = "Its node was deleted from the tree before it ran."
+
+
 class LeaseLost(Exception):
     """Another worker took the block over after this one's lease expired."""
 
@@ -51,6 +54,12 @@ def block_run(block_id: int) -> BlockState | None:
     context = RunContext(run=run, record=run.record, phase=Phase.BACKGROUND,
                          attempt=block.attempts, block=block)
     try:
+        children = block_children(block)
+        if children is None:
+            with transaction.atomic():
+                block_finish(block, BlockState.CANCELLED, NODE_DELETED)
+                run_settle(run.pk)
+            return BlockState.CANCELLED
         with transaction.atomic():
             # Locking the record serialises blocks that update it, so none loses another's update.
             # Only the record's row: locking the joined form would hold up every submit of it.
@@ -58,7 +67,7 @@ def block_run(block_id: int) -> BlockState | None:
                 Record.objects.select_for_update(of=("self",)).select_related("form")
                 .get(pk=run.record_id)
             )
-            walk(block_children(block), context)
+            walk(children, context)
             Step.objects.bulk_create(context.steps)
             block_finish(block, BlockState.DONE)
             Flag.objects.update_or_create(run=run, name=block.flag_name, defaults={"value": True})
@@ -74,12 +83,13 @@ def block_run(block_id: int) -> BlockState | None:
         return block_attempt_failed(block, context, f"{type(exc).__name__}: {exc}")
 
 
-def block_children(block: Block) -> list:
+def block_children(block: Block) -> list | None:
+    """The nodes the block walks, as the tree is now; None if its node was deleted."""
     roots = tree_load(block.run.tree_id)
-    if block.node_id is None:  # a whole tree in async mode
+    if block.whole_tree:
         return roots
-    node = subtree_find(roots, block.node_id)
-    return node.child_nodes if node else []
+    node = subtree_find(roots, block.node_id) if block.node_id else None
+    return node.child_nodes if node else None
 
 
 def block_finish(block: Block, state: BlockState, error: str = "") -> None:

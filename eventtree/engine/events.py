@@ -126,7 +126,7 @@ def tree_run_start(
     run = Run.objects.create(tree_id=tree.id, record=record, submission=submission, event=event)
     if tree.mode == RunMode.ASYNC:
         block = Block.objects.create(
-            run=run, node=None, label=tree.name, due_at=timezone.now(), max_attempts=tree.max_attempts
+            run=run, whole_tree=True, label=tree.name, due_at=timezone.now(), max_attempts=tree.max_attempts
         )
         dispatch.blocks_enqueue([block])
         return run

@@ -110,10 +110,11 @@ def block_defer(node: Node, context: RunContext) -> Block:
         due_at=due_at or started_at,
         max_attempts=context.run.tree.max_attempts,
         state=BlockState.PENDING if due_at else BlockState.CANCELLED,
+        finished_at=None if due_at else started_at,
         last_error=note,
     )
-    context.blocks_created += 1
-    if due_at:
+    if due_at:  # a block that can never be due is finished already: the run does not wait for it
+        context.blocks_created += 1
         dispatch.blocks_enqueue([block])
     context.step_add(node, label=node.display_label, status=StepStatus.DEFERRED,
                      started_at=started_at,

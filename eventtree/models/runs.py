@@ -80,12 +80,14 @@ class BlockState(models.TextChoices):
 class Block(models.Model):
     """The unit of asynchronous work: one Background or Delay node's children.
 
-    A block without a node is a whole tree run in async mode. This table, not the broker,
-    decides whether the work runs.
+    A `whole_tree` block is a tree run in async mode and has no node. A block whose node was
+    deleted keeps its history and never runs. This table, not the broker, decides whether the
+    work runs.
     """
 
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="blocks")
     node = models.ForeignKey(Node, null=True, blank=True, on_delete=models.SET_NULL)
+    whole_tree = models.BooleanField(default=False)
     label = models.CharField(max_length=200)
     state = models.CharField(max_length=12, choices=BlockState.choices, default=BlockState.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -107,7 +109,7 @@ class Block(models.Model):
 
     @property
     def flag_name(self) -> str:
-        return f"block:{self.node_id}" if self.node_id else f"block:tree-{self.run.tree_id}"
+        return f"block:tree-{self.run.tree_id}" if self.whole_tree else f"block:{self.node_id}"
 
 
 class Phase(models.TextChoices):

@@ -7,10 +7,12 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Max
+from django.utils import timezone
 
 from eventtree.actions.registry import registry
+from eventtree.engine.blocks import NODE_DELETED, run_settle
 from eventtree.engine.trees import tree_build
-from eventtree.models import EventTree, Form, Node, NodeKind
+from eventtree.models import Block, BlockState, EventTree, Form, Node, NodeKind
 
 
 class TreeEditError(Exception):
@@ -92,12 +94,33 @@ def node_update(*, node: Node, label: str, config: dict[str, Any]) -> Node:
 
 
 def node_delete(*, node: Node) -> None:
-    """Delete a node with its whole subtree."""
+    """Delete a node with its whole subtree; its blocks still waiting to run are cancelled."""
     with transaction.atomic():
         tree_locked(node.tree_id)
         parent_id = node.parent_id
+        blocks_cancel_for_nodes(subtree_ids(node))
         Node.objects.filter(pk=node.pk).delete()
         positions_save(list(Node.objects.filter(tree_id=node.tree_id, parent_id=parent_id).order_by("position", "id")))
+
+
+def subtree_ids(node: Node) -> list[int]:
+    children: dict[int | None, list[int]] = {}
+    for pk, parent_id in Node.objects.filter(tree_id=node.tree_id).values_list("pk", "parent_id"):
+        children.setdefault(parent_id, []).append(pk)
+    ids, stack = [], [node.pk]
+    while stack:
+        ids.append(stack.pop())
+        stack.extend(children.get(ids[-1], []))
+    return ids
+
+
+def blocks_cancel_for_nodes(node_ids: list[int]) -> None:
+    now = timezone.now()
+    blocks = Block.objects.filter(node_id__in=node_ids, state=BlockState.PENDING)
+    run_ids = set(blocks.values_list("run_id", flat=True))
+    blocks.update(state=BlockState.CANCELLED, finished_at=now, updated_at=now, last_error=NODE_DELETED)
+    for run_id in sorted(run_ids):
+        run_settle(run_id)
 
 
 def node_move(*, node: Node, parent_id: int | None, index: int) -> Node:

@@ -1,0 +1,247 @@
+"""Staff operations on blocks (DESIGN §3.9): cancel a pending block, retry a failed one."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+from django_q.models import Schedule
+
+from eventtree.engine.blocks import block_claim
+from eventtree.engine.dispatch import RUN_BLOCK
+from eventtree.engine.sweeper import sweep
+from eventtree.models import Block, BlockState, Field, OutboxMessage, Record, Run, RunStatus, Step, StepStatus
+from eventtree.services.records import record_submit
+from eventtree.services.runs import BlockStateError, block_cancel, block_retry
+from eventtree.tasks import run_block
+from tests.factories import REFERENCE_FIELDS, action, form_create, reference_tree_nodes, set_field, tree_create
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def submit(django_capture_on_commit_callbacks):
+    def submit(form, **values):
+        with django_capture_on_commit_callbacks(execute=True):
+            return record_submit(form=form, values=values)
+
+    return submit
+
+
+def status_json(client, submission) -> dict:
+    return client.get(f"/f/{submission.form.slug}/submitted/{submission.token}/status.json").json()
+
+
+def block_snapshot(block_id: int) -> dict:
+    return Block.objects.values(
+        "state", "attempts", "max_attempts", "due_at", "lease_until", "finished_at", "last_error", "updated_at"
+    ).get(pk=block_id)
+
+
+def outcome_form():
+    """A background that succeeds, or fails at its only attempt when the record says `fail`."""
+    form = form_create("outcome", fields=[{"name": "outcome"}, {"name": "result", "internal": True}])
+    tree_create(form, [{"kind": "background", "label": "Work", "children": [
+        set_field("result", "ran"),
+        {"kind": "condition", "field": "outcome", "op": "eq", "value": "fail",
+         "children": [action("fail", message="Refused")]},
+    ]}], max_attempts=1)
+    return form
+
+
+def block_bring_to(state: BlockState, *, form, submit, drain_blocks) -> Block:
+    """Submit to `outcome_form` and take its only block to `state`."""
+    submit(form, outcome="fail" if state == BlockState.FAILED else "ok")
+    block = Block.objects.get()
+    if state == BlockState.RUNNING:
+        assert block_claim(block.pk) is not None  # a worker holds it, with a live lease
+    elif state == BlockState.CANCELLED:
+        block_cancel(block_id=block.pk)
+    elif state != BlockState.PENDING:
+        drain_blocks()
+    block.refresh_from_db()
+    assert block.state == state
+    return block
+
+
+# Cancel ----------------------------------------------------------------------------------------
+
+def test_cancelling_a_pending_block_means_its_children_never_run(client, submit, drain_blocks):
+    form = form_create("membership", fields=REFERENCE_FIELDS)
+    tree_create(form, reference_tree_nodes())
+    record, submission = submit(form, name="Ada", email="ada@example.com")
+    block = Block.objects.get()
+
+    cancelled = block_cancel(block_id=block.pk)
+
+    assert cancelled.state == BlockState.CANCELLED
+    assert drain_blocks() == []
+    assert run_block(block.pk) is None  # the wake-up queued at submit arrives: nothing to do
+    record.refresh_from_db()
+    assert (record.values["field_a"], record.values["field_d"]) == ("A:Ada", "D")  # the sync part stays
+    assert "field_b" not in record.values and "field_c" not in record.values
+    assert mail.outbox == [] and OutboxMessage.objects.count() == 0
+    block.refresh_from_db()
+    assert (block.state, block.attempts) == (BlockState.CANCELLED, 0)
+    assert not Step.objects.filter(block=block).exists()
+    run = Run.objects.get()
+    assert run.status == RunStatus.DONE and run.finished_at is not None
+    status = status_json(client, submission)
+    assert (status["status"], status["finished"]) == ("done", True)
+    assert [(b["label"], b["state"], b["attempts"], b["due_at"]) for b in status["blocks"]] == [
+        ("Slow part", "cancelled", 0, None)]
+    assert status["flags"] == {}  # a cancelled block does not set its block flag
+
+
+def test_the_run_of_a_cancelled_block_settles_when_its_other_blocks_are_done(client, submit, drain_blocks):
+    form = form_create("two", fields=[{"name": "name"}, {"name": "first", "internal": True},
+                                      {"name": "second", "internal": True}])
+    tree_create(form, [
+        {"kind": "background", "label": "First", "children": [set_field("first", "ran")]},
+        {"kind": "background", "label": "Second", "children": [set_field("second", "ran")]},
+    ])
+    record, submission = submit(form, name="x")
+    first, second = Block.objects.order_by("id")
+
+    block_cancel(block_id=first.pk)
+
+    assert Run.objects.get().status == RunStatus.RUNNING  # the second block is still to run
+    assert status_json(client, submission)["status"] == "running"
+    assert drain_blocks() == [(second.pk, BlockState.DONE)]
+    record.refresh_from_db()
+    assert "first" not in record.values and record.values["second"] == "ran"
+    assert Run.objects.get().status == RunStatus.DONE
+    status = status_json(client, submission)
+    assert (status["status"], status["finished"]) == ("done", True)
+    assert [(b["label"], b["state"]) for b in status["blocks"]] == [("First", "cancelled"), ("Second", "done")]
+    assert status["flags"] == {f"block:{second.node_id}": True}
+
+
+def test_cancelling_a_delay_due_later_means_it_never_runs(client, submit, drain_blocks):
+    form = form_create("later", fields=[{"name": "email", "type": "email"}, {"name": "reminded", "internal": True}])
+    tree_create(form, [{"kind": "delay", "seconds": 3600, "label": "Reminder", "children": [
+        set_field("reminded", "yes"),
+        action("send_email", to="{{ record.email }}", subject="Reminder", body="Hello"),
+    ]}])
+    record, submission = submit(form, email="ada@example.com")
+    block = Block.objects.get()
+    assert status_json(client, submission)["blocks"][0]["scheduled"] is True
+
+    block_cancel(block_id=block.pk)
+
+    # The hour passes: the one-off wake-up fires, the sweeper looks, a worker drains.
+    Block.objects.filter(pk=block.pk).update(due_at=timezone.now() - timedelta(hours=1))
+    wakeup = Schedule.objects.get(func=RUN_BLOCK)
+    assert run_block(int(wakeup.args)) is None
+    assert sweep().woken == 0
+    assert drain_blocks() == []
+    record.refresh_from_db()
+    assert "reminded" not in record.values
+    assert mail.outbox == []
+    assert Block.objects.get().state == BlockState.CANCELLED
+    assert Run.objects.get().status == RunStatus.DONE
+    status = status_json(client, submission)
+    assert (status["status"], status["finished"]) == ("done", True)
+    assert [(b["state"], b["scheduled"], b["due_at"]) for b in status["blocks"]] == [("cancelled", False, None)]
+
+
+@pytest.mark.parametrize("state", [BlockState.RUNNING, BlockState.DONE, BlockState.FAILED, BlockState.CANCELLED])
+def test_only_a_pending_block_can_be_cancelled(state, submit, drain_blocks):
+    form = outcome_form()
+    block = block_bring_to(state, form=form, submit=submit, drain_blocks=drain_blocks)
+    record_before = Record.objects.get().values
+    block_before = block_snapshot(block.pk)
+    run_before = Run.objects.values("status", "finished_at").get()
+
+    with pytest.raises(BlockStateError, match="Only a pending block can be cancelled"):
+        block_cancel(block_id=block.pk)
+
+    assert block_snapshot(block.pk) == block_before
+    assert Run.objects.values("status", "finished_at").get() == run_before
+    assert Record.objects.get().values == record_before
+
+
+# Retry -----------------------------------------------------------------------------------------
+
+@pytest.fixture
+def failed_welcome(submit, drain_blocks):
+    """A background that fails both its attempts: it sets a field the form does not have yet."""
+    form = form_create("welcome", fields=[{"name": "email", "type": "email"}, {"name": "field_b", "internal": True}])
+    tree_create(form, [{"kind": "background", "label": "Welcome", "children": [
+        set_field("field_b", "B"),
+        action("send_email", to="{{ record.email }}", subject="Welcome", body="Hello"),
+        set_field("member_since", "yes"),
+    ]}], max_attempts=2)
+    record, submission = submit(form, email="ada@example.com")
+    block = Block.objects.get()
+    assert [state for _, state in drain_blocks()] == [BlockState.PENDING, BlockState.FAILED]
+    block.refresh_from_db()
+    assert (block.state, block.attempts) == (BlockState.FAILED, 2)
+    assert "no field 'member_since'" in block.last_error
+    assert Run.objects.get().status == RunStatus.FAILED
+    assert "field_b" not in Record.objects.get().values and mail.outbox == []  # rolled back, twice
+    return form, record, submission, block
+
+
+def test_retrying_a_failed_block_runs_it_once_more_and_the_run_can_finish(client, failed_welcome, drain_blocks):
+    form, record, submission, block = failed_welcome
+    Field.objects.create(form=form, name="member_since", internal=True, position=2)  # staff fix the form
+
+    block_retry(block_id=block.pk)
+
+    block.refresh_from_db()
+    assert (block.state, block.attempts) == (BlockState.PENDING, 2)
+    run = Run.objects.get()
+    assert run.status == RunStatus.RUNNING and run.finished_at is None
+    waiting = status_json(client, submission)
+    assert (waiting["status"], waiting["finished"]) == ("running", False)
+    assert [(b["state"], b["attempts"]) for b in waiting["blocks"]] == [("pending", 2)]
+
+    assert drain_blocks() == [(block.pk, BlockState.DONE)]
+
+    block.refresh_from_db()
+    assert (block.state, block.attempts) == (BlockState.DONE, 3)
+    record.refresh_from_db()
+    assert (record.values["field_b"], record.values["member_since"]) == ("B", "yes")
+    assert [m.to for m in mail.outbox] == [["ada@example.com"]]
+    assert Run.objects.get().status == RunStatus.DONE
+    done = status_json(client, submission)
+    assert (done["status"], done["finished"]) == ("done", True)
+    assert [(b["state"], b["attempts"]) for b in done["blocks"]] == [("done", 3)]
+    # The history keeps every attempt: two failed ones, then the retry.
+    failed_attempts = Step.objects.filter(block=block, status=StepStatus.FAILED).values_list("attempt", flat=True)
+    assert sorted(failed_attempts) == [1, 2]
+    assert Step.objects.filter(block=block, attempt=3, status=StepStatus.OK).count() == 3
+
+
+def test_a_retry_that_fails_again_is_not_retried_further(client, failed_welcome, drain_blocks):
+    form, record, submission, block = failed_welcome
+
+    block_retry(block_id=block.pk)
+
+    assert drain_blocks() == [(block.pk, BlockState.FAILED)]  # one attempt, no backoff retries
+    block.refresh_from_db()
+    assert (block.state, block.attempts) == (BlockState.FAILED, 3)
+    assert Run.objects.get().status == RunStatus.FAILED
+    assert "field_b" not in Record.objects.get().values and mail.outbox == []
+    status = status_json(client, submission)
+    assert (status["status"], status["finished"]) == ("failed", True)
+    assert [(b["state"], b["attempts"]) for b in status["blocks"]] == [("failed", 3)]
+
+
+@pytest.mark.parametrize("state", [BlockState.PENDING, BlockState.RUNNING, BlockState.DONE, BlockState.CANCELLED])
+def test_only_a_failed_block_can_be_retried(state, submit, drain_blocks):
+    form = outcome_form()
+    block = block_bring_to(state, form=form, submit=submit, drain_blocks=drain_blocks)
+    record_before = Record.objects.get().values
+    block_before = block_snapshot(block.pk)
+    run_before = Run.objects.values("status", "finished_at").get()
+
+    with pytest.raises(BlockStateError, match="Only a failed block can be retried"):
+        block_retry(block_id=block.pk)
+
+    assert block_snapshot(block.pk) == block_before
+    assert Run.objects.values("status", "finished_at").get() == run_before
+    assert Record.objects.get().values == record_before
