@@ -342,13 +342,19 @@ def test_a_failing_block_is_retried_with_exponential_backoff_then_fails(settings
 
 # Edits while a block waits ---------------------------------------------------------------------
 
-def test_a_block_whose_node_was_deleted_does_not_run_the_rest_of_the_tree(drain_blocks):
+def receipt_submitted() -> None:
+    """A submit whose synchronous phase sends a receipt and whose Background sets field_b."""
     form = form_create("receipt", fields=[{"name": "email", "type": "email"}, {"name": "field_b", "internal": True}])
     tree_create(form, [
         action("send_email", to="{{ record.email }}", subject="Receipt", body="Thanks"),
         {"kind": "background", "label": "Slow part", "children": [set_field("field_b", "B")]},
     ])
     submit(form, email="ada@example.com")
+
+
+
+def test_a_block_whose_node_was_deleted_does_not_run_the_rest_of_the_tree(drain_blocks):
+    receipt_submitted()
     assert outbox_deliver(OutboxMessage.objects.get().pk)  # the receipt of the synchronous phase
     block = Block.objects.get()
 
@@ -363,12 +369,7 @@ def test_a_block_whose_node_was_deleted_does_not_run_the_rest_of_the_tree(drain_
 
 
 def test_a_waiting_block_whose_node_is_gone_is_cancelled_when_it_comes_due(drain_blocks):
-    form = form_create("receipt", fields=[{"name": "email", "type": "email"}, {"name": "field_b", "internal": True}])
-    tree_create(form, [
-        action("send_email", to="{{ record.email }}", subject="Receipt", body="Thanks"),
-        {"kind": "background", "label": "Slow part", "children": [set_field("field_b", "B")]},
-    ])
-    submit(form, email="ada@example.com")
+    receipt_submitted()
     block = Block.objects.get()
     Node.objects.filter(pk=block.node_id).delete()  # removed without the editor's service
 

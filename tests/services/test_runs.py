@@ -147,16 +147,20 @@ def test_cancelling_a_delay_due_later_means_it_never_runs(client, submit, drain_
     assert [(b["state"], b["scheduled"], b["due_at"]) for b in status["blocks"]] == [("cancelled", False, None)]
 
 
-@pytest.mark.parametrize("state", [BlockState.RUNNING, BlockState.DONE, BlockState.FAILED, BlockState.CANCELLED])
-def test_only_a_pending_block_can_be_cancelled(state, submit, drain_blocks):
+@pytest.mark.parametrize(("service", "state"), [
+    *((block_cancel, state) for state in (BlockState.RUNNING, BlockState.DONE, BlockState.FAILED, BlockState.CANCELLED)),
+    *((block_retry, state) for state in (BlockState.PENDING, BlockState.RUNNING, BlockState.DONE, BlockState.CANCELLED)),
+])
+def test_cancel_takes_only_pending_blocks_and_retry_only_failed_ones(service, state, submit, drain_blocks):
     form = outcome_form()
     block = block_bring_to(state, form=form, submit=submit, drain_blocks=drain_blocks)
     record_before = Record.objects.get().values
     block_before = block_snapshot(block.pk)
     run_before = Run.objects.values("status", "finished_at").get()
+    refusal = "Only a pending block can be cancelled" if service is block_cancel else "Only a failed block can be retried"
 
-    with pytest.raises(BlockStateError, match="Only a pending block can be cancelled"):
-        block_cancel(block_id=block.pk)
+    with pytest.raises(BlockStateError, match=refusal):
+        service(block_id=block.pk)
 
     assert block_snapshot(block.pk) == block_before
     assert Run.objects.values("status", "finished_at").get() == run_before
@@ -229,19 +233,3 @@ def test_a_retry_that_fails_again_is_not_retried_further(client, failed_welcome,
     status = status_json(client, submission)
     assert (status["status"], status["finished"]) == ("failed", True)
     assert [(b["state"], b["attempts"]) for b in status["blocks"]] == [("failed", 3)]
-
-
-@pytest.mark.parametrize("state", [BlockState.PENDING, BlockState.RUNNING, BlockState.DONE, BlockState.CANCELLED])
-def test_only_a_failed_block_can_be_retried(state, submit, drain_blocks):
-    form = outcome_form()
-    block = block_bring_to(state, form=form, submit=submit, drain_blocks=drain_blocks)
-    record_before = Record.objects.get().values
-    block_before = block_snapshot(block.pk)
-    run_before = Run.objects.values("status", "finished_at").get()
-
-    with pytest.raises(BlockStateError, match="Only a failed block can be retried"):
-        block_retry(block_id=block.pk)
-
-    assert block_snapshot(block.pk) == block_before
-    assert Run.objects.values("status", "finished_at").get() == run_before
-    assert Record.objects.get().values == record_before
