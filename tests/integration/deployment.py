@@ -99,6 +99,8 @@ class Deployment:
             "EVENTTREE_EXTRA_APPS": TEST_ACTIONS_APP,
             SLEEPERS_DIR: str(self.sleepers_dir),
             "PYTHONUNBUFFERED": "1",
+            # gunicorn's control socket goes here, not to one path shared by every gunicorn.
+            "XDG_RUNTIME_DIR": str(workdir),
             **({"REDIS_URL": redis_url} if redis_url else {}),
             **(env or {}),
         }
