@@ -40,10 +40,12 @@ def site(request, deploy):
 def test_a_worker_killed_mid_block_loses_nothing_and_repeats_nothing(site):
     site.import_form(SLOW)
     site.start_web()
-    site.start_cluster()
-    site.start_cluster()
+    # Every block is waiting before a worker starts: on SQLite a running block holds the write
+    # lock, so submits in between would let the blocks finish one by one before a second victim.
     for i in range(SUBMISSIONS):
         site.submit("slow", visitor(i))
+    site.start_cluster()
+    site.start_cluster()
 
     # Kill two workers while they are inside a block (after `n` was counted, before the email),
     # each in a different block. On SQLite the blocks take turns, so the second victim is found
