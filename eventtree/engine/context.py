@@ -27,7 +27,6 @@ class RunContext:
     block: Block | None = None
     depth: int = 0
     node: Node | None = None  # the node being executed
-    blocks_created: int = 0
     steps: list[Step] = field(default_factory=list)
     _flags: dict[str, bool] | None = None
     _fields: dict[str, Field] | None = None

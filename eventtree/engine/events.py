@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from eventtree.actions.base import ActionFailed
 from eventtree.engine import dispatch
+from eventtree.engine.blocks import run_settle
 from eventtree.engine.context import RunContext
 from eventtree.engine.trees import tree_load
 from eventtree.engine.values import coerce_value
@@ -27,7 +28,6 @@ from eventtree.models import (
     Record,
     Run,
     RunMode,
-    RunStatus,
     Step,
     Submission,
 )
@@ -133,10 +133,7 @@ def tree_run_start(
     context = RunContext(run=run, record=record, phase=phase, depth=depth)
     walk(tree_load(tree.id), context)
     Step.objects.bulk_create(context.steps)
-    if not context.blocks_created:
-        run.status = RunStatus.DONE
-        run.finished_at = timezone.now()
-        run.save(update_fields=["status", "finished_at"])
+    run_settle(run.pk)  # done now if the walk left no block to wait for
     return run
 
 

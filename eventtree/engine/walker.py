@@ -113,8 +113,7 @@ def block_defer(node: Node, context: RunContext) -> Block:
         finished_at=None if due_at else started_at,
         last_error=note,
     )
-    if due_at:  # a block that can never be due is finished already: the run does not wait for it
-        context.blocks_created += 1
+    if due_at:
         dispatch.blocks_enqueue([block])
     context.step_add(node, label=node.display_label, status=StepStatus.DEFERRED,
                      started_at=started_at,
