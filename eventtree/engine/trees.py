@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 
 from eventtree.models import Node
 
@@ -22,11 +23,14 @@ def tree_build(nodes: list[Node]) -> list[Node]:
     return children.get(None, [])
 
 
-def subtree_find(roots: list[Node], node_id: int) -> Node | None:
-    stack = list(roots)
+def subtree_iter(roots: list[Node]) -> Iterator[Node]:
+    """Every node of the built subtrees of `roots`, each before its children."""
+    stack = list(reversed(roots))
     while stack:
         node = stack.pop()
-        if node.pk == node_id:
-            return node
-        stack.extend(node.child_nodes)
-    return None
+        yield node
+        stack.extend(reversed(node.child_nodes))
+
+
+def subtree_find(roots: list[Node], node_id: int) -> Node | None:
+    return next((node for node in subtree_iter(roots) if node.pk == node_id), None)

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from eventtree.actions.registry import registry
 from eventtree.engine.blocks import NODE_DELETED, run_settle
-from eventtree.engine.trees import tree_build
+from eventtree.engine.trees import subtree_find, subtree_iter, tree_build, tree_load
 from eventtree.models import Block, BlockState, EventTree, Form, Node, NodeKind
 
 
@@ -98,20 +98,10 @@ def node_delete(*, node: Node) -> None:
     with transaction.atomic():
         tree_locked(node.tree_id)
         parent_id = node.parent_id
-        blocks_cancel_for_nodes(subtree_ids(node))
+        deleted = subtree_find(tree_load(node.tree_id), node.pk)
+        blocks_cancel_for_nodes([item.pk for item in subtree_iter([deleted])] if deleted else [])
         Node.objects.filter(pk=node.pk).delete()
         positions_save(list(Node.objects.filter(tree_id=node.tree_id, parent_id=parent_id).order_by("position", "id")))
-
-
-def subtree_ids(node: Node) -> list[int]:
-    children: dict[int | None, list[int]] = {}
-    for pk, parent_id in Node.objects.filter(tree_id=node.tree_id).values_list("pk", "parent_id"):
-        children.setdefault(parent_id, []).append(pk)
-    ids, stack = [], [node.pk]
-    while stack:
-        ids.append(stack.pop())
-        stack.extend(children.get(ids[-1], []))
-    return ids
 
 
 def blocks_cancel_for_nodes(node_ids: list[int]) -> None:
