@@ -494,7 +494,7 @@ def form_package_import(*, data: Any, replace: bool = False) -> Form:
                 cron=tree_data.get("cron", ""),
                 filter=condition_config(tree_data["filter"]) if tree_data.get("filter") else None,
             )
-            nodes_create(tree=tree, specs=tree_data.get("nodes", []), parent=None)
+            nodes_create(tree=tree, specs=tree_data.get("nodes", []))
         # The signal handlers forget the cached active trees inside this transaction; forget
         # them again once it commits, in case a request cached the old trees in between.
         form_id = form.pk
@@ -516,18 +516,20 @@ def fields_replace(*, form: Form, specs: list[dict[str, Any]]) -> None:
         item.save()
 
 
-def nodes_create(*, tree: EventTree, specs: list[dict[str, Any]], parent: Node | None) -> None:
-    for position, spec in enumerate(specs):
-        node = Node.objects.create(
-            tree=tree,
-            parent=parent,
-            position=position,
-            kind=spec["kind"],
-            action=spec.get("action", ""),
-            label=spec.get("label", ""),
-            config=node_config(spec),
-        )
-        nodes_create(tree=tree, specs=spec.get("children", []), parent=node)
+def nodes_create(*, tree: EventTree, specs: list[dict[str, Any]]) -> None:
+    """Create the nodes of `specs` with one INSERT per level of the tree, not one per node."""
+    level: list[tuple[Node | None, list[dict[str, Any]]]] = [(None, specs)]
+    while level:
+        created = [
+            (Node(tree=tree, parent=parent, position=position, kind=spec["kind"],
+                  action=spec.get("action", ""), label=spec.get("label", ""), config=node_config(spec)),
+             spec.get("children", []))
+            for parent, items in level
+            for position, spec in enumerate(items)
+        ]
+        # The parents' ids come back from the INSERT (PostgreSQL, SQLite 3.35+) for the next level.
+        Node.objects.bulk_create([node for node, _ in created])
+        level = [(node, children) for node, children in created if children]
 
 
 def node_config(spec: dict[str, Any]) -> dict[str, Any]:

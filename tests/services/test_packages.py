@@ -175,6 +175,24 @@ def test_import_builds_the_tree_in_order_with_parents() -> None:
 
 
 @pytest.mark.django_db
+def test_a_300_node_tree_imports_with_a_query_count_that_does_not_grow_with_it(
+        django_assert_max_num_queries) -> None:
+    # 100 Backgrounds, each with two actions under it: three levels counting the error port.
+    nodes = [{"kind": "background", "label": f"b{i}", "children": [
+        {"kind": "action", "action": "log", "config": {"message": f"{i}"}, "children": [log(f"{i} failed")]},
+    ]} for i in range(100)]
+    package = {"form": {"slug": "big", "name": "Big", "fields": []},
+               "trees": [{"name": "On submit", "event": "submitted", "mode": "sync", "active": True,
+                          "max_attempts": 3, "nodes": nodes}]}
+
+    with django_assert_max_num_queries(15):
+        form = form_package_import(data=copy.deepcopy(package))
+
+    assert form.trees.get().nodes.count() == 300
+    assert json.loads(json.dumps(form_package_export(form=form))) == package  # order and nesting kept
+
+
+@pytest.mark.django_db
 def test_imported_reference_tree_runs(drain_blocks) -> None:
     form = form_package_import(data=demo_package("membership"))
 
