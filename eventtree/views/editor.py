@@ -271,7 +271,7 @@ def node_add(request: HtmxHttpRequest, tree_id: int) -> HttpResponse:
         return tree_error(request, tree, str(error))
     if not request.htmx:
         return redirect(reverse("builder:node", args=[node.pk]))
-    return tree_response(request, tree, editing=node.pk, edit_forms=node_forms(node, tree), added=node.pk)
+    return tree_response(request, tree, editing=node.pk, edit_forms=node_forms(node, list(tree.form.fields.all())), added=node.pk)
 
 
 @staff_member_required
@@ -279,9 +279,9 @@ def node_add(request: HtmxHttpRequest, tree_id: int) -> HttpResponse:
 def node_edit(request: HtmxHttpRequest, node_id: int) -> HttpResponse:
     node = get_object_or_404(Node.objects.select_related("tree__form"), pk=node_id)
     tree = node.tree
-    label_form, config_form = node_forms(node, tree, request.POST if request.method == "POST" else None)
+    fields = list(tree.form.fields.all())
+    label_form, config_form = node_forms(node, fields, request.POST if request.method == "POST" else None)
     if request.method == "POST":
-        fields = list(tree.form.fields.all())
         config = node_config_clean(node, config_form, fields)
         if label_form.is_valid() and config is not None:
             tree_services.node_update(node=node, label=label_form.cleaned_data["label"], config=config)
@@ -295,8 +295,7 @@ def node_edit(request: HtmxHttpRequest, node_id: int) -> HttpResponse:
     return tree_response(request, tree, editing=node.pk, edit_forms=(label_form, config_form))
 
 
-def node_forms(node: Node, tree: EventTree, data: Any = None) -> tuple[LabelForm, Any]:
-    fields = list(tree.form.fields.all())
+def node_forms(node: Node, fields: list[Field], data: Any = None) -> tuple[LabelForm, Any]:
     return LabelForm(data, initial={"label": node.label}), node_config_form(node, fields, data)
 
 
