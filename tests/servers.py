@@ -209,13 +209,3 @@ class RedisServer:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-
-def postgres_server() -> PostgresServer:
-    """`with postgres_server() as server:` a started server, stopped and removed on exit."""
-    return PostgresServer()
-
-
-def redis_server() -> RedisServer:
-    """`with redis_server() as server:` a started server, stopped and removed on exit."""
-    return RedisServer()
