@@ -135,3 +135,46 @@ def test_two_blocks_updating_one_record_at_once_lose_no_update(deploy, postgres_
     records = site.records("pair")
     assert len(records) == 100
     assert Counter((r["left"], r["right"]) for r in records) == {(1, 1): 100}
+
+
+CONCURRENT_EDITS = """
+import threading
+from django.db import connection
+from eventtree.models import EventTree, Node
+from eventtree.services.trees import node_add
+
+tree = EventTree.objects.get(form__slug="edits")
+together = threading.Barrier(2)
+errors = []
+
+def builder(name):
+    try:
+        for i in range(40):
+            together.wait()  # both add a node to the top of the same list at the same moment
+            node = node_add(tree=tree, kind="action", action="log", index=0)
+            Node.objects.filter(pk=node.pk).update(label=f"{name}{i}")
+    except Exception as error:
+        errors.append(repr(error))
+        together.abort()
+    finally:
+        connection.close()
+
+threads = [threading.Thread(target=builder, args=(name,)) for name in "ab"]
+[thread.start() for thread in threads]
+[thread.join() for thread in threads]
+assert not errors, errors
+"""
+
+
+def test_two_builders_editing_one_tree_at_once_lose_neither_edit(deploy, postgres_database):
+    site = deploy(database_url=postgres_database)
+    site.import_form(form_package("edits", []))
+
+    # Two staff members add nodes to the same list at the same moment, 40 times each.
+    site.manage("shell", "-c", CONCURRENT_EDITS)
+
+    nodes = site.sql("SELECT n.label, n.position FROM eventtree_node n JOIN eventtree_eventtree t "
+                     "ON t.id = n.tree_id JOIN eventtree_form f ON f.id = t.form_id "
+                     "WHERE f.slug = 'edits' AND n.parent_id IS NULL ORDER BY n.position")
+    assert sorted(label for label, _ in nodes) == sorted(f"{name}{i}" for name in "ab" for i in range(40))
+    assert [position for _, position in nodes] == list(range(80))  # one order, no two nodes in one place
