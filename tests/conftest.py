@@ -25,7 +25,7 @@ def drain_blocks(django_capture_on_commit_callbacks) -> Callable[..., list]:
     `now` moves due times forward so that delayed blocks and retries run at once.
     """
     from eventtree.engine.blocks import block_run
-    from eventtree.models import Block, BlockState
+    from eventtree.models import Block, BlockState, due_now
 
     def drain(*, include_future: bool = True, limit: int = 100) -> list:
         ran = []
@@ -37,7 +37,7 @@ def drain_blocks(django_capture_on_commit_callbacks) -> Callable[..., list]:
             if block is None:
                 return ran
             if block.due_at > timezone.now():
-                Block.objects.filter(pk=block.pk).update(due_at=timezone.now())
+                Block.objects.filter(pk=block.pk).update(due_at=due_now())
             with django_capture_on_commit_callbacks(execute=True):
                 ran.append((block.pk, block_run(block.pk)))
         raise AssertionError("blocks kept coming back")

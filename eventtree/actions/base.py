@@ -6,22 +6,10 @@ from django import forms
 from django.template import TemplateSyntaxError
 
 from eventtree.engine.templating import compile_template
+from eventtree.errors import ActionFailed
 
 if TYPE_CHECKING:
     from eventtree.engine.context import RunContext
-
-
-class ActionFailed(Exception):
-    """An action could not do its work.
-
-    `public_message` is shown to a submitter waiting on the synchronous phase; only the `fail`
-    action sets it. Everything else is shown neutrally, the detail going to logs and run history.
-    """
-
-    def __init__(self, detail: str, *, public_message: str | None = None) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.public_message = public_message
 
 
 class TemplateField(forms.CharField):

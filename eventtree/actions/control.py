@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from django import forms
 
-from eventtree.actions.base import ActionFailed, BaseAction, TemplateField
+from eventtree.actions.base import BaseAction, TemplateField
+from eventtree.errors import ActionFailed
 from eventtree.models.forms import identifier_validator
 
 if TYPE_CHECKING:

@@ -9,7 +9,8 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.core.validators import validate_email
 
-from eventtree.actions.base import ActionFailed, BaseAction, TemplateField
+from eventtree.actions.base import BaseAction, TemplateField
+from eventtree.errors import ActionFailed
 from eventtree.engine.templating import render_html
 
 if TYPE_CHECKING:

@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from django import forms
 
-from eventtree.actions.base import ActionFailed, BaseAction, TemplateField, TemplateMappingField
+from eventtree.actions.base import BaseAction, TemplateField, TemplateMappingField
+from eventtree.errors import ActionFailed
 from eventtree.engine.values import coerce_value
 from eventtree.models.forms import identifier_validator
 
@@ -57,10 +58,6 @@ class CreateRecord(BaseAction):
         return f"create a record in {config.get('form')}"
 
     def run(self, context: RunContext, config: dict[str, Any]) -> str:
-        from eventtree.engine.events import record_create_and_fire
-
         values = {name: context.render(str(template)) for name, template in config["values"].items()}
-        record = record_create_and_fire(
-            form_slug=config["form"], values=values, parent=context
-        )
+        record = context.record_create(form_slug=config["form"], values=values)
         return f"created {record.form.slug} #{record.pk}"

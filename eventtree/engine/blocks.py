@@ -8,13 +8,17 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from eventtree.engine import dispatch
 from eventtree.engine.context import RunContext
+from eventtree.engine.events import record_create_and_fire
+from eventtree.engine.outbox import outbox_deliver_on_commit
 from eventtree.engine.trees import subtree_find, tree_load
 from eventtree.engine.walker import NodeFailure, walk
-from eventtree.models import Block, BlockState, Flag, Phase, Record, Run, RunStatus, Step
+from eventtree.engine.runs import run_settle
+from eventtree.models import Block, BlockState, Flag, Phase, Record, Step
 
 logger = logging.getLogger(__name__)
 
@@ -27,10 +31,13 @@ class LeaseLost(Exception):
 
 
 def block_claim(block_id: int) -> Block | None:
-    """Take a due, pending block for this worker with one atomic update; None if not ours."""
+    """Take a due, pending block for this worker with one atomic update; None if not ours.
+
+    "Due" is decided by the database's clock, as the dispatch decides it.
+    """
     now = timezone.now()
     lease_until = now + timedelta(seconds=settings.EVENTTREE["BLOCK_LEASE_SECONDS"])
-    claimed = Block.objects.filter(pk=block_id, state=BlockState.PENDING, due_at__lte=now).update(
+    claimed = Block.objects.filter(pk=block_id, state=BlockState.PENDING, due_at__lte=Now()).update(
         state=BlockState.RUNNING,
         attempts=F("attempts") + 1,
         lease_until=lease_until,
@@ -52,7 +59,7 @@ def block_run(block_id: int) -> BlockState | None:
         return None
     run = block.run
     context = RunContext(run=run, record=run.record, phase=Phase.BACKGROUND,
-                         attempt=block.attempts, block=block)
+                         attempt=block.attempts, block=block, record_creator=record_create_and_fire)
     try:
         children = block_children(block)
         if children is None:
@@ -68,6 +75,7 @@ def block_run(block_id: int) -> BlockState | None:
                 .get(pk=run.record_id)
             )
             walk(children, context)
+            outbox_deliver_on_commit(context.outbox_ids)
             Step.objects.bulk_create(context.steps)
             block_finish(block, BlockState.DONE)
             Flag.objects.update_or_create(run=run, name=block.flag_name, defaults={"value": True})
@@ -77,7 +85,7 @@ def block_run(block_id: int) -> BlockState | None:
         logger.warning("Block %s: lease lost, attempt %s rolled back", block.pk, block.attempts)
         return None
     except NodeFailure as failure:
-        return block_attempt_failed(block, context, failure.detail)
+        return block_attempt_failed(block, context, failure.detail, final=failure.permanent)
     except Exception as exc:
         logger.exception("Block %s raised", block.pk)
         return block_attempt_failed(block, context, f"{type(exc).__name__}: {exc}")
@@ -102,14 +110,17 @@ def block_finish(block: Block, state: BlockState, error: str = "") -> None:
         raise LeaseLost(block.pk)
 
 
-def block_attempt_failed(block: Block, context: RunContext, error: str) -> BlockState | None:
-    """After the attempt's rollback: keep its steps, then schedule a retry or mark it failed."""
+def block_attempt_failed(
+    block: Block, context: RunContext, error: str, *, final: bool = False
+) -> BlockState | None:
+    """After the attempt's rollback: keep its steps, then schedule a retry or mark it failed
+    (at once when the failure is `final`: another attempt could not succeed)."""
     for step in context.steps:
         step.pk = None
     try:
         with transaction.atomic():
             Step.objects.bulk_create(context.steps)
-            if block.attempts < block.max_attempts:
+            if block.attempts < block.max_attempts and not final:
                 block_retry_later(block, error)
                 return BlockState.PENDING
             block_finish(block, BlockState.FAILED, error)
@@ -131,16 +142,3 @@ def block_retry_later(block: Block, error: str) -> None:
         raise LeaseLost(block.pk)
     block.due_at = due_at
     dispatch.blocks_enqueue([block])
-
-
-def run_settle(run_id: int) -> None:
-    """Mark the run finished if every block is. Call inside `atomic`, after the block's update."""
-    run = Run.objects.select_for_update().get(pk=run_id)
-    if run.status != RunStatus.RUNNING:
-        return
-    states = set(run.blocks.values_list("state", flat=True))
-    if not states.issubset(BlockState.finished()):
-        return
-    run.status = RunStatus.FAILED if BlockState.FAILED in states else RunStatus.DONE
-    run.finished_at = timezone.now()
-    run.save(update_fields=["status", "finished_at"])

@@ -1,15 +1,20 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
 
-from eventtree.engine.outbox import outbox_deliver_on_commit
+from eventtree.engine import dispatch
 from eventtree.engine.templating import render_value
-from eventtree.actions.base import ActionFailed
+from eventtree.errors import ActionFailed
 from eventtree.models import Block, Field, Flag, Node, OutboxMessage, Phase, Progress, Record, Run, Step
+
+# Creates a record in another form and fires its `submitted` trees (the engine's, given to the
+# context by whoever starts the walk, so that this module needs nothing above it).
+RecordCreator = Callable[["RunContext", str, dict[str, Any]], Record]
 
 
 @dataclass
@@ -17,7 +22,9 @@ class RunContext:
     """What an action sees of the run it belongs to, and what it may change.
 
     Steps are collected in memory and written by the walk's caller, so that a rolled-back
-    block can still write the history of its failed attempt.
+    block can still write the history of its failed attempt. Inside a block, the outbox messages
+    written are collected too (`outbox_ids`): the block's runner delivers them after its commit.
+    This module imports no action: actions see the engine only through this class.
     """
 
     run: Run
@@ -25,11 +32,17 @@ class RunContext:
     phase: Phase
     attempt: int = 1
     block: Block | None = None
-    depth: int = 0
+    record_creator: RecordCreator | None = None
     node: Node | None = None  # the node being executed
     steps: list[Step] = field(default_factory=list)
+    outbox_ids: list[int] = field(default_factory=list)
     _flags: dict[str, bool] | None = None
     _fields: dict[str, Field] | None = None
+
+    @property
+    def depth(self) -> int:
+        """How many create_record actions led to this run (DESIGN §3.1)."""
+        return self.run.depth
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -81,8 +94,17 @@ class RunContext:
         )
         if created:
             # A worker delivers right after its own commit; a request hands delivery to a worker.
-            outbox_deliver_on_commit(message.pk, inline=self.block is not None)
+            if self.block is not None:
+                self.outbox_ids.append(message.pk)
+            else:
+                dispatch.outbox_enqueue(message.pk)
         return message
+
+    def record_create(self, *, form_slug: str, values: dict[str, Any]) -> Record:
+        """Create a record in another form, firing its `submitted` trees in this phase."""
+        if self.record_creator is None:
+            raise ActionFailed("create_record cannot run here")
+        return self.record_creator(self, form_slug, values)
 
     def step_add(
         self,

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from django.db.models import BooleanField, Case, When
+from django.db.models.functions import Now
 from django_q.models import Schedule
 from django_q.tasks import async_task
 
-from eventtree.models import Block
+from eventtree.models import Block, BlockState
 
 logger = logging.getLogger(__name__)
 
@@ -29,17 +29,25 @@ SWEEPER_NAME = "eventtree-sweeper"
 
 def blocks_enqueue(blocks: Iterable[Block]) -> None:
     """Call inside the transaction that created or rescheduled the blocks."""
-    wakeups = [(block.pk, block.due_at) for block in blocks]
-    if wakeups:
-        transaction.on_commit(lambda: blocks_wake(wakeups), robust=True)
+    block_ids = [block.pk for block in blocks]
+    if block_ids:
+        transaction.on_commit(lambda: blocks_wake(block_ids), robust=True)
 
 
-def blocks_wake(wakeups: Iterable[tuple[int, datetime]]) -> None:
-    """Send one wake-up per block: a task now, or a one-off schedule at its due time."""
-    soon = timezone.now() + timedelta(seconds=1)
-    for block_id, due_at in wakeups:
+def blocks_wake(block_ids: Iterable[int]) -> list[int]:
+    """Send one wake-up per pending block: a task if it is due, else a one-off schedule at its
+    due time. "Due" is decided by the database's clock, as the worker's claim decides it, so a
+    task is never sent for a block that its worker would still find early. Returns the ids woken.
+    """
+    pending = (
+        Block.objects.filter(pk__in=list(block_ids), state=BlockState.PENDING)
+        .annotate(due=Case(When(due_at__lte=Now(), then=True), default=False, output_field=BooleanField()))
+        .values_list("pk", "due_at", "due")
+    )
+    woken = []
+    for block_id, due_at, due in pending:
         try:
-            if due_at <= soon:
+            if due:
                 async_task(RUN_BLOCK, block_id, task_name=f"block-{block_id}", group="blocks")
             else:
                 Schedule.objects.create(
@@ -52,6 +60,11 @@ def blocks_wake(wakeups: Iterable[tuple[int, datetime]]) -> None:
         except Exception:
             # The block stays pending; the sweeper wakes it once the broker is back.
             logger.exception("Could not hand block %s to the task queue", block_id)
+        else:
+            woken.append(block_id)
+    if woken:
+        Block.objects.filter(pk__in=woken).update(woken_at=Now())
+    return woken
 
 
 def outbox_enqueue(message_id: int) -> None:

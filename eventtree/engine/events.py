@@ -11,9 +11,9 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from eventtree.actions.base import ActionFailed
+from eventtree.errors import ActionFailed
 from eventtree.engine import dispatch
-from eventtree.engine.blocks import run_settle
+from eventtree.engine.runs import run_settle
 from eventtree.engine.context import RunContext
 from eventtree.engine.trees import tree_load
 from eventtree.engine.values import coerce_value
@@ -30,6 +30,7 @@ from eventtree.models import (
     RunMode,
     Step,
     Submission,
+    due_now,
 )
 
 
@@ -123,26 +124,34 @@ def tree_run_start(
     phase: Phase,
     depth: int,
 ) -> Run:
-    run = Run.objects.create(tree_id=tree.id, record=record, submission=submission, event=event)
+    run = Run.objects.create(tree_id=tree.id, record=record, submission=submission, event=event, depth=depth)
     if tree.mode == RunMode.ASYNC:
         block = Block.objects.create(
-            run=run, whole_tree=True, label=tree.name, due_at=timezone.now(), max_attempts=tree.max_attempts
+            run=run, whole_tree=True, label=tree.name, due_at=due_now(), max_attempts=tree.max_attempts
         )
         dispatch.blocks_enqueue([block])
         return run
-    context = RunContext(run=run, record=record, phase=phase, depth=depth)
+    context = RunContext(run=run, record=record, phase=phase, record_creator=record_create_and_fire)
     walk(tree_load(tree.id), context)
     Step.objects.bulk_create(context.steps)
     run_settle(run.pk)  # done now if the walk left no block to wait for
     return run
 
 
-def record_create_and_fire(*, form_slug: str, values: dict, parent: RunContext) -> Record:
+def record_create_and_fire(parent: RunContext, form_slug: str, values: dict[str, Any]) -> Record:
     """The create_record action: a record in another form, firing its `submitted` trees in the
-    same phase; their runs join the parent's submission, so its page follows them too."""
-    if parent.depth + 1 > settings.EVENTTREE["MAX_RECORD_CHAIN"]:
+    same phase; their runs join the parent's submission, so its page follows them too.
+
+    The chain depth is the parent run's, plus one, whatever phase the parent runs in: a loop of
+    forms creating records in each other through Background blocks stops at the limit too, with
+    a failure that no retry can mend.
+    """
+    limit = settings.EVENTTREE["MAX_RECORD_CHAIN"]
+    if parent.depth + 1 > limit:
         raise ActionFailed(
-            f"create_record: a chain of created records deeper than {settings.EVENTTREE['MAX_RECORD_CHAIN']}"
+            f"create_record: a chain of created records deeper than {limit} "
+            f"(this run was started by a chain of {parent.depth}); stopped, not retried",
+            permanent=True,
         )
     try:
         form = Form.objects.get(slug=form_slug)

@@ -9,18 +9,16 @@ from django.db import transaction
 from django.utils import timezone
 
 from eventtree.actions.registry import registry
-from eventtree.engine import dispatch
 from eventtree.models import OutboxMessage, OutboxState
 
 logger = logging.getLogger(__name__)
 
 
-def outbox_deliver_on_commit(message_id: int, *, inline: bool) -> None:
-    """Call inside the transaction that wrote the message."""
-    if inline:
-        transaction.on_commit(lambda: outbox_deliver(message_id), robust=True)
-    else:
-        dispatch.outbox_enqueue(message_id)
+def outbox_deliver_on_commit(message_ids: list[int]) -> None:
+    """Deliver in this process once the transaction that wrote the messages commits (a worker
+    finishing a block). Call inside that transaction."""
+    for message_id in message_ids:
+        transaction.on_commit(lambda message_id=message_id: outbox_deliver(message_id), robust=True)
 
 
 def outbox_deliver(message_id: int) -> bool:

@@ -6,17 +6,20 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from eventtree.engine import dispatch
-from eventtree.engine.blocks import run_settle
+from eventtree.engine.runs import run_settle
 from eventtree.engine.outbox import outbox_pending_ids
-from eventtree.models import Block, BlockState
+from eventtree.models import Block, BlockState, due_now
 
 logger = logging.getLogger(__name__)
 
-# A pending block is only re-sent once its own wake-up had time to arrive.
+# A pending block that was never woken (the broker was down) is re-sent once it is this late.
 PENDING_GRACE_SECONDS = 20
 
 
@@ -29,6 +32,12 @@ class SweepResult:
 
 
 def sweep() -> SweepResult:
+    """Put blocks of dead workers back, and re-send the wake-ups that can be presumed lost.
+
+    A wake-up that was handed to the broker is presumed lost only when neither it nor the due
+    time is more recent than `WAKE_LOST_SECONDS` (the broker's own re-delivery time): under a
+    backlog, a block still queued is not woken again every minute.
+    """
     result = SweepResult()
     now = timezone.now()
     wakeups = []
@@ -42,7 +51,7 @@ def sweep() -> SweepResult:
             ).update(
                 state=BlockState.FAILED if exhausted else BlockState.PENDING,
                 lease_until=None,
-                due_at=now,
+                due_at=due_now(),
                 finished_at=now if exhausted else None,
                 last_error="The worker running this block stopped before it finished.",
                 updated_at=now,
@@ -52,15 +61,13 @@ def sweep() -> SweepResult:
                 run_settle(block.run_id)
             elif changed:
                 result.expired += 1
-                wakeups.append((block.pk, now))
-    stale = list(
-        Block.objects.filter(
-            state=BlockState.PENDING, due_at__lte=now - timedelta(seconds=PENDING_GRACE_SECONDS)
-        ).values_list("pk", "due_at")[:1000]
-    )
-    wakeups.extend(stale)
-    dispatch.blocks_wake(wakeups)
-    result.woken = len(wakeups)
+                wakeups.append(block.pk)
+    lost_before = Now() - timedelta(seconds=settings.EVENTTREE["WAKE_LOST_SECONDS"])
+    never_woken = Q(woken_at__isnull=True, due_at__lte=Now() - timedelta(seconds=PENDING_GRACE_SECONDS))
+    wake_lost = Q(woken_at__lte=lost_before, due_at__lte=lost_before)
+    stale = Block.objects.filter(never_woken | wake_lost, state=BlockState.PENDING)
+    wakeups.extend(stale.order_by("due_at").values_list("pk", flat=True)[:1000])
+    result.woken = len(dispatch.blocks_wake(wakeups))
     for message_id in outbox_pending_ids(older_than_seconds=PENDING_GRACE_SECONDS):
         dispatch.outbox_wake(message_id)
         result.outbox += 1

@@ -12,13 +12,13 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from eventtree.actions.base import ActionFailed
+from eventtree.errors import ActionFailed
 from eventtree.actions.registry import UnknownAction, registry
 from eventtree.engine import dispatch
 from eventtree.engine.conditions import condition_holds, describe
 from eventtree.engine.context import RunContext
 from eventtree.engine.values import value_as_moment
-from eventtree.models import Block, BlockState, Node, NodeKind, StepStatus
+from eventtree.models import Block, BlockState, Node, NodeKind, StepStatus, due_now
 
 logger = logging.getLogger(__name__)
 
@@ -28,11 +28,14 @@ NEUTRAL_MESSAGE = "Your submission could not be processed. Please try again late
 class NodeFailure(Exception):
     """A node failed with no error port to handle it: the surrounding transaction must roll back."""
 
-    def __init__(self, node: Node | None, detail: str, public_message: str | None = None) -> None:
+    def __init__(
+        self, node: Node | None, detail: str, public_message: str | None = None, *, permanent: bool = False
+    ) -> None:
         super().__init__(detail)
         self.node = node
         self.detail = detail
         self.public_message = public_message or NEUTRAL_MESSAGE
+        self.permanent = permanent  # another attempt cannot succeed: a block is not retried
 
 
 def walk(nodes: list[Node], context: RunContext) -> None:
@@ -80,10 +83,12 @@ def action_execute(node: Node, context: RunContext) -> None:
     except (ActionFailed, UnknownAction) as exc:
         failure = exc
         public_message = getattr(exc, "public_message", None)
+        permanent = getattr(exc, "permanent", False)
     except Exception as exc:  # an unexpected error of an action: its detail goes to the log only
         logger.exception("Action %s (node %s) raised", node.action, node.pk)
         failure = exc
         public_message = None
+        permanent = False
     else:
         context.step_add(node, label=node.display_label, status=StepStatus.OK,
                          started_at=started_at, output=str(output or ""))
@@ -95,7 +100,7 @@ def action_execute(node: Node, context: RunContext) -> None:
                      started_at=started_at, error=detail,
                      output="handled by its error port" if error_port else "")
     if not error_port:
-        raise NodeFailure(node, detail, public_message)
+        raise NodeFailure(node, detail, public_message, permanent=permanent)
     walk(error_port, context)
 
 
@@ -123,14 +128,17 @@ def block_defer(node: Node, context: RunContext) -> Block:
 
 def due_time(node: Node, context: RunContext) -> tuple[datetime | None, str]:
     """When a block of this node is due; None, with the reason, when it can never be."""
-    now = timezone.now()
+    now = due_now()
     if node.kind == NodeKind.BACKGROUND:
         return now, ""
     config = node.config
-    if config.get("field"):
-        moment = value_as_moment(context.record.values.get(config["field"]))
-        if moment is None:
-            return None, f"not scheduled: {config['field']} holds no date"
-        # A moment already past runs as soon as possible.
-        return max(now, moment + timedelta(seconds=int(config.get("offset_seconds") or 0))), ""
-    return now + timedelta(seconds=max(0, int(config.get("seconds") or 0))), ""
+    try:
+        if config.get("field"):
+            moment = value_as_moment(context.record.values.get(config["field"]))
+            if moment is None:
+                return None, f"not scheduled: {config['field']} holds no date"
+            # A moment already past runs as soon as possible.
+            return max(now, moment + timedelta(seconds=int(config.get("offset_seconds") or 0))), ""
+        return now + timedelta(seconds=max(0, int(config.get("seconds") or 0))), ""
+    except OverflowError:
+        return None, "never: that moment is past the end of the calendar"

@@ -3,10 +3,21 @@
 from django.db import migrations, models
 
 
+def whole_tree_block_ids(Block):
+    """The blocks without a node that stand for a whole tree in async mode: the first block of a
+    run of an async tree. A block without a node otherwise lost its node to a deletion."""
+    first_by_run = {}
+    for pk, run_id in Block.objects.order_by("id").values_list("pk", "run_id"):
+        first_by_run.setdefault(run_id, pk)
+    candidates = Block.objects.filter(node__isnull=True, run__tree__mode="async")
+    return [pk for pk, run_id in candidates.values_list("pk", "run_id") if first_by_run[run_id] == pk]
+
+
 def mark_whole_tree_blocks(apps, schema_editor):
-    # Until now a block without a node stood for a whole tree in async mode.
+    # Until now a block without a node stood for a whole tree in async mode, but also for a
+    # block whose node was deleted: only the first may run the whole tree.
     Block = apps.get_model("eventtree", "Block")
-    Block.objects.filter(node__isnull=True).update(whole_tree=True)
+    Block.objects.filter(pk__in=whole_tree_block_ids(Block)).update(whole_tree=True)
 
 
 class Migration(migrations.Migration):

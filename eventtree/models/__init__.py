@@ -12,6 +12,7 @@ from eventtree.models.runs import (
     Step,
     StepStatus,
     Submission,
+    due_now,
 )
 from eventtree.models.trees import Event, EventTree, Node, NodeKind, RunMode
 
@@ -37,4 +38,5 @@ __all__ = [
     "Step",
     "StepStatus",
     "Submission",
+    "due_now",
 ]

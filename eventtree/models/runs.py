@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 
 from django.db import models
+from django.utils import timezone
 
 from eventtree.models.forms import Form, Record
 from eventtree.models.trees import Event, EventTree, Node
@@ -10,6 +12,16 @@ from eventtree.models.trees import Event, EventTree, Node
 
 def new_token() -> str:
     return secrets.token_urlsafe(24)
+
+
+def due_now() -> datetime:
+    """The due time of a block that is due at once: now, to the whole second below.
+
+    Whether a block is due is decided by the database's clock (`due_at <= Now()`), which SQLite
+    reads to the millisecond only: a due time with microseconds could still be ahead of it for a
+    moment, and the block would then wait for a scheduled wake-up instead of running.
+    """
+    return timezone.now().replace(microsecond=0)
 
 
 class Submission(models.Model):
@@ -51,6 +63,10 @@ class Run(models.Model):
     )
     event = models.CharField(max_length=16, choices=Event.choices)
     status = models.CharField(max_length=8, choices=RunStatus.choices, default=RunStatus.RUNNING)
+    # How many create_record actions led to this run: 0 for a visitor's submit. It travels into
+    # the run's blocks and the runs they start, so that a loop of forms creating records in each
+    # other stops at the chain limit (DESIGN §3.1) whichever phase it runs in.
+    depth = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -94,6 +110,9 @@ class Block(models.Model):
     max_attempts = models.PositiveSmallIntegerField(default=3)
     due_at = models.DateTimeField()
     lease_until = models.DateTimeField(null=True, blank=True)
+    # When a wake-up was last handed to the broker; the sweeper re-sends one only when it can be
+    # presumed lost.
+    woken_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -6,8 +6,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from eventtree.engine import dispatch
-from eventtree.engine.blocks import run_settle
-from eventtree.models import Block, BlockState, Run, RunStatus
+from eventtree.engine.runs import run_settle
+from eventtree.models import Block, BlockState, Run, RunStatus, due_now
 
 
 class BlockStateError(Exception):
@@ -35,7 +35,7 @@ def block_retry(*, block_id: int) -> Block:
         if block.state != BlockState.FAILED:
             raise BlockStateError(f"Only a failed block can be retried; this one is {block.state}.")
         block.state = BlockState.PENDING
-        block.due_at = timezone.now()
+        block.due_at = due_now()
         block.finished_at = None
         block.max_attempts = block.attempts + 1
         block.save(update_fields=["state", "due_at", "finished_at", "max_attempts", "updated_at"])

@@ -6,7 +6,7 @@ import pytest
 from django.core import mail
 
 from eventtree.actions.registry import registry
-from eventtree.models import Flag, OutboxMessage, Record, Run, Step, StepStatus
+from eventtree.models import Block, BlockState, Flag, Form, OutboxMessage, Record, Run, Step, StepStatus
 from eventtree.services.records import SubmissionRefused, record_submit
 from tests.factories import action, form_create, set_field, tree_create
 
@@ -92,13 +92,16 @@ def test_create_record_chain_deeper_than_ten_fails(submit):
     assert Record.objects.count() == 0
 
 
-def test_create_record_into_a_missing_form_or_without_required_fields_fails(submit):
+def test_create_record_into_a_missing_form_or_without_required_fields_fails(
+    submit, django_capture_on_commit_callbacks
+):
     form = form_create("signup", fields=[{"name": "name"}])
     form_create("target", fields=[{"name": "email", "required": True}])
     tree = tree_create(form, [action("create_record", form="missing", values={})])
     with pytest.raises(SubmissionRefused):
         submit(form, name="x")
-    tree.delete()
+    with django_capture_on_commit_callbacks(execute=True):  # the builder's change commits
+        tree.delete()
     tree_create(form, [action("create_record", form="target", values={})])
     with pytest.raises(SubmissionRefused):
         submit(form, name="x")
@@ -197,3 +200,24 @@ def test_unknown_action_type_fails_neutrally_and_is_reported_by_checks(submit):
         submit(form, name="x")
     with pytest.raises(SystemCheckError, match="unknown action type 'removed_plugin_action'"):
         call_command("check", databases=["default"])
+
+
+def test_a_create_record_loop_through_background_blocks_stops_at_the_chain_limit(submit, drain_blocks):
+    # Fails on the code before the chain depth travelled with the run: each block started at 0
+    # and the two forms made records in each other for ever.
+    for slug, other in (("ping", "pong"), ("pong", "ping")):
+        form = form_create(slug, fields=[{"name": "name"}])
+        tree_create(form, [{"kind": "background", "label": f"to {other}", "children": [
+            action("create_record", form=other, values={"name": "{{ record.name }}"})]}])
+
+    submit(Form.objects.get(slug="ping"), name="x")
+    drain_blocks()
+
+    assert Record.objects.count() == 11  # the visitor's, then a chain of 10 created records
+    assert sorted(Run.objects.values_list("depth", flat=True)) == list(range(11))
+    last = Block.objects.get(state=BlockState.FAILED)
+    assert last.attempts == 1  # not retried: another attempt cannot succeed
+    assert "chain of created records deeper than 10" in last.last_error
+    step = Step.objects.get(block=last, status=StepStatus.FAILED)
+    assert "deeper than 10" in step.error
+    assert Block.objects.exclude(pk=last.pk).filter(state=BlockState.DONE).count() == 10

@@ -245,7 +245,8 @@ def test_activating_a_tree_takes_effect_at_the_next_submit(capture):
     submit(form, capture, name="x")
 
     tree.active = True
-    tree.save()
+    with capture(execute=True):  # the builder's save commits
+        tree.save()
     _, submission = submit(form, capture, name="y")
 
     assert submission is not None and Run.objects.count() == 1
