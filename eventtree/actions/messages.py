@@ -2,26 +2,49 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.core.validators import validate_email
+from django.template import TemplateSyntaxError
 
 from eventtree.actions.base import BaseAction, TemplateField
 from eventtree.errors import ActionFailed
-from eventtree.engine.templating import render_html
+from eventtree.engine.templating import compile_template, render_html
 
 if TYPE_CHECKING:
     from eventtree.engine.context import RunContext
 
 
+# A comma outside {{ … }} and {% … %}: where the builder separated two recipients.
+RECIPIENT_SEPARATOR = re.compile(r",(?![^{]*[}%]})")
+
+
+def recipient_templates(text: str) -> list[str]:
+    """The recipient templates of a `to`: split at the commas typed between them."""
+    return [part for part in RECIPIENT_SEPARATOR.split(text) if part.strip()]
+
+
 class SendEmailConfig(forms.Form):
-    to = TemplateField(required=True, help_text="Addresses, comma-separated; e.g. {{ record.email }}")
+    to = TemplateField(required=True, help_text="Addresses, comma-separated; e.g. {{ record.email }}. Each part must give one address.")
     subject = TemplateField(required=True)
     body = TemplateField(required=True, widget=forms.Textarea)
     html = forms.BooleanField(required=False, help_text="Also send the body as HTML (escaped values).")
+
+    def clean_to(self) -> str:
+        text = self.cleaned_data["to"]
+        for part in recipient_templates(text):
+            try:
+                compile_template(part)
+            except TemplateSyntaxError:
+                raise forms.ValidationError(
+                    "Each recipient, between commas, must be a template of its own "
+                    "(keep commas out of {% if %} blocks)."
+                ) from None
+        return text
 
 
 class SendEmail(BaseAction):
@@ -36,7 +59,9 @@ class SendEmail(BaseAction):
         return f"email {config.get('to')}: {config.get('subject')}"
 
     def run(self, context: RunContext, config: dict[str, Any]) -> str:
-        recipients = [address.strip() for address in context.render(config["to"]).split(",")]
+        # The commas the builder typed separate recipients; each part renders to one address,
+        # so a record value holding "a@x.com, b@y.com" is refused, not mailed to both.
+        recipients = [context.render(part).strip() for part in recipient_templates(config["to"])]
         recipients = [address for address in recipients if address]
         if not recipients:
             raise ActionFailed("send_email: no recipient")
@@ -44,7 +69,7 @@ class SendEmail(BaseAction):
             try:
                 validate_email(address)
             except forms.ValidationError:
-                raise ActionFailed(f"send_email: {address!r} is not an email address") from None
+                raise ActionFailed(f"send_email: {address!r} is not one email address") from None
         payload = {
             "to": recipients,
             "subject": " ".join(context.render(config["subject"]).split()),

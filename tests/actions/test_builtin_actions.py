@@ -57,16 +57,47 @@ def test_templates_see_record_run_and_flags_only(submit):
     assert record.values["out"] == "<b>Ada</b>|T|True|"  # values are not HTML-escaped
 
 
-def test_templates_cannot_load_libraries_or_include_files():
-    config = {"field": "x", "value": "{% load static %}{% static 'x' %}"}
-    assert registry.get("set_field").config_errors(config)
-    include = {"field": "x", "value": "{% include 'base.html' %}"}
-    assert registry.get("set_field").config_errors(include) == []  # parses, but renders nothing:
-    from eventtree.engine.templating import render_value
-    from django.template import TemplateDoesNotExist
+@pytest.mark.parametrize("template", [
+    "{% load static %}{% static 'x' %}",
+    "{% include 'base.html' %}",  # passed validation on the old code and rendered nothing
+    "{% debug %}",  # passed validation on the old code and printed the whole context
+    "{% extends 'base.html' %}",
+    "{% url 'eventtree:home' %}",
+    "{% autoescape off %}{{ record.name }}{% endautoescape %}",
+    "{{ record.name|safe }}",
+])
+def test_templates_cannot_load_include_debug_or_mark_text_safe(template):
+    assert registry.get("set_field").config_errors({"field": "x", "value": template})
+    assert registry.get("send_email").config_errors({"to": "a@example.com", "subject": "s", "body": template})
 
-    with pytest.raises(TemplateDoesNotExist):
-        render_value(include["value"], {})
+
+def test_templates_cannot_call_methods_of_the_data(submit):
+    # Fails on the old code: {{ flags.clear }} emptied the run's flags, {{ record.tags.pop }} a list.
+    form = form_create("tpl", fields=[{"name": "name"}, {"name": "out", "internal": True}])
+    tree_create(form, [action("set_flag", name="seen"),
+                       set_field("out", "{{ flags.clear }}{{ record.tags.clear }}{{ flags.seen }}{{ record.tags.0 }}")])
+
+    record = submit(form, name="x", tags=["a"])
+
+    assert record.values["out"] == "Truea"
+
+
+def test_a_value_set_from_visitor_text_is_escaped_in_an_html_email(submit):
+    # Fails on the old code: the value set in the walk was a SafeString, trusted as HTML by the
+    # email rendered in the same walk.
+    form = form_create("mail", fields=[{"name": "name"}, {"name": "email", "type": "email"},
+                                       {"name": "greeting", "internal": True}])
+    tree_create(form, [set_field("greeting", "Hello {{ record.name }}"),
+                       action("send_email", to="{{ record.email }}", subject="Hi",
+                              body="<p>{{ record.greeting }}</p>", html=True)])
+
+    submit(form, name="<script>x</script>", email="ada@example.com")
+    from eventtree.tasks import deliver_outbox
+
+    deliver_outbox(OutboxMessage.objects.get().pk)
+
+    html = mail.outbox[0].alternatives[0][0]
+    assert "<script>" not in html and "&lt;script&gt;x&lt;/script&gt;" in html
 
 
 def test_create_record_fires_the_other_forms_submitted_trees(submit):
@@ -221,3 +252,22 @@ def test_a_create_record_loop_through_background_blocks_stops_at_the_chain_limit
     step = Step.objects.get(block=last, status=StepStatus.FAILED)
     assert "deeper than 10" in step.error
     assert Block.objects.exclude(pk=last.pk).filter(state=BlockState.DONE).count() == 10
+
+
+def test_an_email_to_a_record_value_goes_to_one_address_only(submit):
+    # Fails on the old code: a text value "a@…, b@…" used as `to` mailed every address in it.
+    form = form_create("mail", fields=[{"name": "contact"}])
+    tree_create(form, [action("send_email", to="team@example.com, {{ record.contact }}", subject="s", body="b")])
+
+    with pytest.raises(SubmissionRefused):
+        submit(form, contact="ada@example.com, eve@example.com")
+    assert OutboxMessage.objects.count() == 0
+
+    submit(form, contact="ada@example.com")
+    assert OutboxMessage.objects.get().payload["to"] == ["team@example.com", "ada@example.com"]
+
+
+def test_recipients_split_only_at_the_commas_between_templates():
+    send_email = registry.get("send_email")
+    assert send_email.config_errors({"to": '{{ record.a|default:"x,y" }}, b@example.com', "subject": "s", "body": "b"}) == []
+    assert send_email.config_errors({"to": "{% if record.a %}a@x.com,b@x.com{% endif %}", "subject": "s", "body": "b"})
