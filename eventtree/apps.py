@@ -8,10 +8,13 @@ class EventTreeConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from eventtree import checks  # noqa: F401  (registers the system checks)
+        from django.core.checks import Tags, register
+
+        from eventtree import checks
         from eventtree import signal_handlers
         from eventtree.actions import control, messages, records
         from eventtree.actions.registry import registry
+        from eventtree.kinds import action, background, condition, delay, kind_registry
         from eventtree.models import EventTree
 
         for action_class in (
@@ -24,6 +27,9 @@ class EventTreeConfig(AppConfig):
             control.Fail,
         ):
             registry.register(action_class)
+        register(checks.check_stored_trees, Tags.database)
+        for kind_class in (action.ActionKind, background.BackgroundKind, delay.DelayKind, condition.ConditionKind):
+            kind_registry.register(kind_class)
 
         post_save.connect(signal_handlers.forget_active_trees, sender=EventTree)
         post_delete.connect(signal_handlers.forget_active_trees, sender=EventTree)

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django import forms
+from django.template import TemplateSyntaxError
 from django.utils.text import slugify
 
-from eventtree.actions.registry import registry
-from eventtree.engine.conditions import OPERATORS, UNARY_OPERATORS
-from eventtree.models import EventTree, Field, FieldType, Form, Node, NodeKind
-
-UNITS = [("1", "seconds"), ("60", "minutes"), ("3600", "hours"), ("86400", "days")]
+from eventtree.engine.templating import compile_template
+from eventtree.engine.values import field_default_clean, field_name_problem
+from eventtree.kinds import kind_registry
+from eventtree.kinds.base import EmptyConfigForm
+from eventtree.models import EventTree, Field, FieldType, Form, Node
 
 
 class FormCreateForm(forms.ModelForm):
@@ -54,6 +54,15 @@ class FormSettingsForm(forms.ModelForm):
             "success_message": forms.Textarea(attrs={"rows": 3}),
         }
 
+    def clean_success_message(self) -> str:
+        # Checked here, as on import: a message that does not compile breaks every status page.
+        message = self.cleaned_data["success_message"]
+        try:
+            compile_template(message, html=True)
+        except TemplateSyntaxError as exc:
+            raise forms.ValidationError(f"Template error: {exc}") from exc
+        return message
+
 
 class FieldForm(forms.ModelForm):
     choices = forms.CharField(
@@ -76,6 +85,9 @@ class FieldForm(forms.ModelForm):
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"]
+        reserved = field_name_problem(name)
+        if reserved:
+            raise forms.ValidationError(f"{reserved[0].upper()}{reserved[1:]}.")
         clash = Field.objects.filter(form=self.owner, name=name).exclude(pk=self.instance.pk)
         if clash.exists():
             raise forms.ValidationError(f"This form has a field named {name!r} already.")
@@ -88,30 +100,14 @@ class FieldForm(forms.ModelForm):
         data = super().clean()
         if data.get("type") == FieldType.CHOICE and not data.get("choices"):
             self.add_error("choices", "A choice field needs at least one choice.")
-        text = (data.get("default") or "").strip()
-        data["default"] = None
-        if text:
-            try:
-                data["default"] = parse_default(data.get("type", FieldType.TEXT), text)
-            except ValueError:
-                self.add_error("default", f"{text!r} is not a valid default for this type.")
+        try:
+            data["default"] = field_default_clean(data.get("type", FieldType.TEXT), data.get("default"))
+        except ValueError as exc:
+            self.add_error("default", f"Not a valid default for this type: {exc}.")
         return data
 
     def field_values(self) -> dict[str, Any]:
         return {name: self.cleaned_data[name] for name in self.Meta.fields}
-
-
-def parse_default(field_type: str, text: str) -> Any:
-    if field_type == FieldType.NUMBER:
-        number = float(text)
-        return int(number) if number.is_integer() else number
-    if field_type == FieldType.CHECKBOX:
-        if text.lower() in {"true", "yes", "1", "on"}:
-            return True
-        if text.lower() in {"false", "no", "0", "off"}:
-            return False
-        raise ValueError(text)
-    return text
 
 
 class TreeSettingsForm(forms.ModelForm):
@@ -133,94 +129,24 @@ class TreeCreateForm(forms.ModelForm):
         fields = ["name", "event", "mode"]
 
 
-# Node configs ----------------------------------------------------------------------------------
+# Node configs: each kind's config form is declared by its kind (eventtree/kinds/) ------------
 
 
 class LabelForm(forms.Form):
     label = forms.CharField(max_length=200, required=False, help_text="Optional; shown instead of the summary.")
 
 
-class DelayForm(forms.Form):
-    field = forms.ChoiceField(required=False, label="Relative to")
-    amount = forms.IntegerField(min_value=0, initial=0)
-    unit = forms.ChoiceField(choices=UNITS, initial="60")
-    direction = forms.ChoiceField(choices=[("after", "after"), ("before", "before")], initial="after",
-                                  help_text="Only for a date field.")
-
-    def __init__(self, *args: Any, date_fields: list[str], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["field"].choices = [("", "the submit (a duration)"), *((name, name) for name in date_fields)]
-
-    @classmethod
-    def initial_for(cls, config: dict[str, Any]) -> dict[str, Any]:
-        seconds = int(config.get("offset_seconds") if config.get("field") else config.get("seconds") or 0)
-        unit = next((size for size, _ in reversed(UNITS) if seconds and seconds % int(size) == 0), "1")
-        return {
-            "field": config.get("field", ""),
-            "amount": abs(seconds) // int(unit),
-            "unit": unit if seconds else "60",
-            "direction": "before" if seconds < 0 else "after",
-        }
-
-    def config(self) -> dict[str, Any]:
-        data = self.cleaned_data
-        seconds = data["amount"] * int(data["unit"])
-        if data["field"]:
-            return {"field": data["field"], "offset_seconds": -seconds if data["direction"] == "before" else seconds}
-        return {"seconds": seconds}
-
-
-class ConditionForm(forms.Form):
-    field = forms.ChoiceField()
-    op = forms.ChoiceField(choices=list(OPERATORS.items()), label="Test")
-    value = forms.CharField(required=False)
-
-    def __init__(self, *args: Any, field_names: list[str], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["field"].choices = [(name, name) for name in field_names]
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        if data.get("op") and data["op"] not in UNARY_OPERATORS and data.get("value", "") == "":
-            self.add_error("value", "Required with this test.")
-        return data
-
-    def config(self) -> dict[str, Any]:
-        data = self.cleaned_data
-        config = {"field": data["field"], "op": data["op"]}
-        if data["op"] not in UNARY_OPERATORS:
-            config["value"] = data["value"]
-        return config
-
-
-class EmptyForm(forms.Form):
-    def config(self) -> dict[str, Any]:
-        return {}
-
-
 def node_config_form(node: Node, fields: list[Field], data: Any = None) -> forms.Form:
     """The config form of a node's kind (or action type), bound to `data` or to its stored config."""
-    config = node.config or {}
-    if node.kind == NodeKind.DELAY:
-        date_fields = [f.name for f in fields if f.type in (FieldType.DATE, FieldType.DATETIME)]
-        return DelayForm(data, initial=DelayForm.initial_for(config), date_fields=date_fields, prefix="config")
-    if node.kind == NodeKind.CONDITION:
-        return ConditionForm(data, initial=config, field_names=[f.name for f in fields], prefix="config")
-    if node.kind == NodeKind.ACTION and node.action in registry:
-        initial = {key: json.dumps(value) if isinstance(value, dict) else value for key, value in config.items()}
-        return registry.get(node.action).config_form(data, initial=initial, prefix="config")
-    return EmptyForm(data, prefix="config")
+    if node.kind not in kind_registry:
+        return EmptyConfigForm(data, prefix="config")
+    return kind_registry.get(node.kind).config_form(node, fields, data)
 
 
 def node_config_clean(node: Node, form: forms.Form, fields: list[Field]) -> dict[str, Any] | None:
     """The config to store, or None after adding the errors to `form`."""
-    if not form.is_valid():
+    if node.kind not in kind_registry:
+        form.is_valid()
+        form.add_error(None, f"Unknown node kind {node.kind!r}: this node cannot be configured.")
         return None
-    if hasattr(form, "config"):
-        return form.config()
-    action = registry.get(node.action)
-    config = {key: value for key, value in form.cleaned_data.items()}
-    for problem in action.field_errors(config, {f.name for f in fields}):
-        name, _, message = problem.partition(": ")
-        form.add_error(name if name in form.fields else None, message or problem)
-    return None if form.errors else config
+    return kind_registry.get(node.kind).config_clean(node, form, fields)

@@ -12,8 +12,8 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from eventtree.actions.registry import registry
-from eventtree.engine.conditions import describe
 from eventtree.engine.trees import tree_build
+from eventtree.kinds import kind_registry, node_problems
 from eventtree.models import (
     Block,
     BlockState,
@@ -22,15 +22,12 @@ from eventtree.models import (
     Flag,
     Form,
     Node,
-    NodeKind,
     Progress,
     Record,
     Run,
     RunMode,
     Submission,
 )
-from eventtree.models.trees import describe_delay
-from eventtree.services.packages import node_problems
 
 
 def form_get(*, slug: str) -> Form:
@@ -130,13 +127,11 @@ def tree_editor(*, tree: EventTree) -> EditorTree:
     invalid = 0
     while stack:
         node, phase = stack.pop()
-        if node.kind == NodeKind.BACKGROUND:
-            phase = ("background", "in background")
-        elif node.kind == NodeKind.DELAY:
-            phase = ("delay", f"after delay {describe_delay(node.config)}")
+        kind = kind_registry.get(node.kind) if node.kind in kind_registry else None
         # A Background or Delay shows when its children run: that is what the builder decides.
+        phase = (kind and kind.phase(node.config or {})) or phase
         node.phase_key, node.phase_label = phase
-        node.problems = node_problems(node=node, field_types=field_types)
+        node.problems = node_problems(node, field_types)
         invalid += bool(node.problems)
         node.action_type = registry.get(node.action) if node.action in registry else None
         node.summary = node_summary(node)
@@ -145,18 +140,10 @@ def tree_editor(*, tree: EventTree) -> EditorTree:
 
 
 def node_summary(node: Node) -> str:
-    if node.kind == NodeKind.ACTION:
-        if node.action_type is None:
-            return f"unknown action type {node.action!r}"
-        try:
-            return node.action_type.summary(node.config or {})
-        except Exception:  # a summary must never break the editor
-            return node.action_type.label
-    if node.kind == NodeKind.DELAY:
-        return f"wait {describe_delay(node.config or {})}"
-    if node.kind == NodeKind.CONDITION:
-        return f"if {describe(node.config or {})}"
-    return "run the children in a worker, in order"
+    """One line that says what the node does; never raises."""
+    if node.kind not in kind_registry:
+        return f"unknown node kind {node.kind!r}"
+    return kind_registry.get(node.kind).node_summary(node)
 
 
 def record_list(*, form: Form, query: str = "") -> QuerySet[Record]:

@@ -1,19 +1,29 @@
-"""Record values: JSON-safe conversion of form input and of action output, by field type."""
+"""Record values: JSON-safe conversion of form input and of action output, by field type.
+
+Also what a field may hold by default (`field_default_clean`) and which names a field may not
+take (`RESERVED_FIELD_NAMES`), so that the builder, packages and records follow one set of rules.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from eventtree.actions.base import ActionFailed
+from eventtree.errors import ActionFailed
 from eventtree.models import Field, FieldType
 
 TRUE_WORDS = {"1", "true", "yes", "on", "y", "t"}
 FALSE_WORDS = {"0", "false", "no", "off", "n", "f", ""}
+
+# Names a field cannot take: the public form's CSRF token (a field of that name makes every
+# submit fail), and the keys that templates add to `record` next to the field values.
+RESERVED_FIELD_NAMES = frozenset({"csrfmiddlewaretoken", "id", "created_at"})
+TEXT_TYPES = (FieldType.TEXT, FieldType.TEXTAREA, FieldType.EMAIL, FieldType.CHOICE)
 
 
 def to_json_value(value: Any) -> Any:
@@ -29,14 +39,81 @@ def to_json_value(value: Any) -> Any:
     return value
 
 
+def number_clean(value: Any) -> int | float:
+    """A finite number from a number or its text, or ValueError: a record stores no NaN or Infinity
+    (databases refuse them in JSON)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError("expected a number")
+    try:
+        number = float(value.strip() if isinstance(value, str) else value)
+    except OverflowError:
+        raise ValueError(f"{value!r} is too large a number") from None
+    except ValueError:
+        raise ValueError(f"{value!r} is not a number") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{value!r} is not a finite number")
+    if isinstance(value, int):
+        return value
+    return int(number) if number.is_integer() else number
+
+
+def field_name_problem(name: str) -> str | None:
+    """Why a field cannot be named `name` (a reserved name), or None."""
+    if name in RESERVED_FIELD_NAMES:
+        return f"{name!r} is a reserved name (not {', '.join(sorted(RESERVED_FIELD_NAMES))})"
+    return None
+
+
+def field_default_clean(field_type: str, value: Any) -> Any:
+    """The default a field of `field_type` stores for `value`, or ValueError saying why not.
+
+    `value` is what the builder typed (text) or what a package holds (JSON). None and empty text
+    mean no default (None). Numbers must be finite; checkboxes take true/false or yes/no words;
+    dates and datetimes must be ISO text; the other types take text.
+    """
+    if value is None or (isinstance(value, str) and value.strip() == ""):
+        return None
+    if field_type == FieldType.NUMBER:
+        return number_clean(value)
+    if field_type == FieldType.CHECKBOX:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in TRUE_WORDS:
+            return True
+        if isinstance(value, str) and value.strip().lower() in FALSE_WORDS:
+            return False
+        raise ValueError(f"expected true or false, not {value!r}")
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string for a {field_type} field")
+    if field_type == FieldType.DATE and parse_date_or_none(value.strip()) is None:
+        raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)")
+    if field_type == FieldType.DATETIME and parse_datetime_or_none(value.strip()) is None:
+        raise ValueError(f"{value!r} is not a date and time (YYYY-MM-DDTHH:MM)")
+    return value.strip() if field_type in (FieldType.DATE, FieldType.DATETIME) else value
+
+
+def parse_date_or_none(text: str) -> dt.date | None:
+    try:
+        return parse_date(text)
+    except ValueError:  # well formed but not a day of the calendar (2024-02-30)
+        return None
+
+
+def parse_datetime_or_none(text: str) -> dt.datetime | None:
+    try:
+        return parse_datetime(text)
+    except ValueError:
+        return None
+
+
 def coerce_value(field: Field, raw: Any) -> Any:
     """Convert a rendered template to the type of `field`, or raise ActionFailed."""
-    if not isinstance(raw, str):
-        return to_json_value(raw)
-    text = raw.strip()
+    text = raw.strip() if isinstance(raw, str) else raw
     try:
         if field.type == FieldType.NUMBER:
-            return None if text == "" else to_json_value(float(text))
+            return None if text == "" or text is None else number_clean(text)
+        if not isinstance(raw, str):
+            return to_json_value(raw)
         if field.type == FieldType.CHECKBOX:
             if text.lower() in TRUE_WORDS:
                 return True
@@ -44,18 +121,19 @@ def coerce_value(field: Field, raw: Any) -> Any:
                 return False
             raise ValueError(text)
         if field.type == FieldType.DATE and text:
-            parsed = parse_date(text)
+            parsed = parse_date_or_none(text)
             if parsed is None:
                 raise ValueError(text)
             return parsed.isoformat()
         if field.type == FieldType.DATETIME and text:
-            parsed = parse_datetime(text)
+            parsed = parse_datetime_or_none(text)
             if parsed is None:
                 raise ValueError(text)
             return parsed.isoformat()
     except ValueError:
         raise ActionFailed(
             f"{text!r} is not a valid {field.get_type_display().lower()} for field {field.name!r}"
+            + (" (a finite number)" if field.type == FieldType.NUMBER else "")
         ) from None
     return raw
 
@@ -64,9 +142,9 @@ def value_as_moment(value: Any) -> dt.datetime | None:
     """A stored date or datetime value as an aware datetime (a date means its midnight)."""
     if not value or not isinstance(value, str):
         return None
-    moment = parse_datetime(value)
+    moment = parse_datetime_or_none(value)
     if moment is None:
-        day = parse_date(value)
+        day = parse_date_or_none(value)
         if day is None:
             return None
         moment = dt.datetime.combine(day, dt.time.min)

@@ -81,29 +81,10 @@ class Node(models.Model):
     def display_label(self) -> str:
         if self.label:
             return self.label
-        if self.kind == NodeKind.ACTION:
-            return self.action.replace("_", " ").capitalize()
-        if self.kind == NodeKind.DELAY:
-            return f"Delay ({describe_delay(self.config)})"
-        if self.kind == NodeKind.CONDITION:
-            config = self.config
-            return f"If {config.get('field')} {config.get('op')} {config.get('value', '')}".strip()
-        return "Background"
+        # The kind registry imports no model, so this is no import circle; the kinds are
+        # registered in EventTreeConfig.ready().
+        from eventtree.kinds import kind_registry
 
-
-def describe_delay(config: dict) -> str:
-    if config.get("field"):
-        offset = int(config.get("offset_seconds") or 0)
-        if offset == 0:
-            return f"at {config['field']}"
-        relation = "before" if offset < 0 else "after"
-        return f"{format_duration(abs(offset))} {relation} {config['field']}"
-    seconds = int(config.get("seconds") or 0)
-    return "now" if seconds == 0 else format_duration(seconds)
-
-
-def format_duration(seconds: int) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{seconds // size} {unit}"
-    return f"{seconds} s"
+        if self.kind in kind_registry:
+            return kind_registry.get(self.kind).display_label(self)
+        return str(self.kind).capitalize()

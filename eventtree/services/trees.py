@@ -12,18 +12,13 @@ from django.utils import timezone
 from eventtree.actions.registry import registry
 from eventtree.engine.blocks import NODE_DELETED, run_settle
 from eventtree.engine.trees import subtree_find, subtree_iter, tree_build, tree_load
+from eventtree.kinds import kind_registry
+from eventtree.kinds.base import json_copy
 from eventtree.models import Block, BlockState, EventTree, Form, Node, NodeKind
 
 
 class TreeEditError(Exception):
     """A change the tree cannot take; the message says why, for the builder."""
-
-
-DEFAULT_CONFIG = {
-    NodeKind.BACKGROUND: {},
-    NodeKind.DELAY: {"seconds": 0},
-    NodeKind.CONDITION: {"field": "", "op": "eq", "value": ""},
-}
 
 
 def tree_create(*, form: Form, name: str, event: str, mode: str = "sync", active: bool = True) -> EventTree:
@@ -61,20 +56,22 @@ def node_add(
     index: int | None = None,
 ) -> Node:
     """Add a node of `kind` under `parent_id` (None: the root) at `index` (None: at the end)."""
-    if kind not in NodeKind.values:
+    if kind not in kind_registry:
         raise TreeEditError(f"Unknown node kind {kind!r}.")
     if kind == NodeKind.ACTION and action not in registry:
         raise TreeEditError(f"Unknown action type {action!r}.")
     with transaction.atomic():
         tree_locked(tree.pk)
         parent = node_of_tree(tree, parent_id) if parent_id else None
+        if parent is not None and not kind_registry.get(parent.kind).takes_children:
+            raise TreeEditError(f"A {parent.kind} node takes no children.")
         siblings = list(Node.objects.filter(tree=tree, parent=parent).order_by("position", "id"))
         node = Node(
             tree=tree,
             parent=parent,
             kind=kind,
             action=action if kind == NodeKind.ACTION else "",
-            config=dict(DEFAULT_CONFIG.get(kind, {})),
+            config=json_copy(kind_registry.get(kind).default_config),
         )
         node.save()
         index = len(siblings) if index is None else max(0, min(index, len(siblings)))
@@ -127,6 +124,8 @@ def node_move(*, node: Node, parent_id: int | None, index: int) -> Node:
                 if ancestor == node.pk:
                     raise TreeEditError("A node cannot move under itself or its own descendants.")
                 ancestor = nodes[ancestor].parent_id
+            if not kind_registry.get(nodes[parent_id].kind).takes_children:
+                raise TreeEditError(f"A {nodes[parent_id].kind} node takes no children.")
         old_parent_id = node.parent_id
         siblings = sorted(
             (item for item in nodes.values() if item.parent_id == parent_id and item.pk != node.pk),
