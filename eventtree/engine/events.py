@@ -9,13 +9,12 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.utils import timezone
 
 from eventtree.errors import ActionFailed
 from eventtree.engine import dispatch
 from eventtree.engine.runs import run_settle
 from eventtree.engine.context import RunContext
-from eventtree.engine.trees import tree_load
+from eventtree.engine.trees import tree_load, tree_problems
 from eventtree.engine.values import coerce_value
 from eventtree.engine.walker import walk
 from eventtree.models import (
@@ -24,6 +23,7 @@ from eventtree.models import (
     EventTree,
     Field,
     Form,
+    Node,
     Phase,
     Record,
     Run,
@@ -103,20 +103,40 @@ def event_fire(
     removes the record, the runs and every queued block. With `visitor`, a Submission groups the
     runs (created here unless given).
     """
-    trees = active_trees(record.form_id, event)
+    trees = runnable_trees(record.form_id, event)
     if not trees:
         return submission, []
     if visitor and submission is None:
         submission = Submission.objects.create(form_id=record.form_id, record=record, event=event)
     runs = [
-        tree_run_start(tree, record=record, event=event, submission=submission, phase=phase, depth=depth)
-        for tree in trees
+        tree_run_start(tree, roots, record=record, event=event, submission=submission, phase=phase, depth=depth)
+        for tree, roots in trees
     ]
     return submission, runs
 
 
+def runnable_trees(form_id: int, event: str) -> list[tuple[ActiveTree, list[Node]]]:
+    """The active trees of (form, event) with their nodes, leaving out every tree that has a node
+    that does not validate (a node just added and not configured yet, a field renamed under it):
+    such a tree does not run, the submit goes on without it, and the editor shows why."""
+    trees = active_trees(form_id, event)
+    if not trees:
+        return []
+    field_types = dict(Field.objects.filter(form_id=form_id).values_list("name", "type"))
+    runnable = []
+    for tree in trees:
+        roots = tree_load(tree.id)
+        problems = tree_problems(roots, field_types)
+        if problems:
+            logger.warning("Tree %r (%s) did not run: %s", tree.name, tree.id, "; ".join(problems))
+            continue
+        runnable.append((tree, roots))
+    return runnable
+
+
 def tree_run_start(
     tree: ActiveTree,
+    roots: list[Node],
     *,
     record: Record,
     event: str,
@@ -132,7 +152,7 @@ def tree_run_start(
         dispatch.blocks_enqueue([block])
         return run
     context = RunContext(run=run, record=record, phase=phase, record_creator=record_create_and_fire)
-    walk(tree_load(tree.id), context)
+    walk(roots, context)
     Step.objects.bulk_create(context.steps)
     run_settle(run.pk)  # done now if the walk left no block to wait for
     return run

@@ -7,7 +7,7 @@ to the workers when the surrounding transaction commits.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
@@ -17,7 +17,7 @@ from eventtree.actions.registry import UnknownAction, registry
 from eventtree.engine import dispatch
 from eventtree.engine.conditions import condition_holds, describe
 from eventtree.engine.context import RunContext
-from eventtree.engine.values import value_as_moment
+from eventtree.kinds import kind_registry
 from eventtree.models import Block, BlockState, Node, NodeKind, StepStatus, due_now
 
 logger = logging.getLogger(__name__)
@@ -128,17 +128,4 @@ def block_defer(node: Node, context: RunContext) -> Block:
 
 def due_time(node: Node, context: RunContext) -> tuple[datetime | None, str]:
     """When a block of this node is due; None, with the reason, when it can never be."""
-    now = due_now()
-    if node.kind == NodeKind.BACKGROUND:
-        return now, ""
-    config = node.config
-    try:
-        if config.get("field"):
-            moment = value_as_moment(context.record.values.get(config["field"]))
-            if moment is None:
-                return None, f"not scheduled: {config['field']} holds no date"
-            # A moment already past runs as soon as possible.
-            return max(now, moment + timedelta(seconds=int(config.get("offset_seconds") or 0))), ""
-        return now + timedelta(seconds=max(0, int(config.get("seconds") or 0))), ""
-    except OverflowError:
-        return None, "never: that moment is past the end of the calendar"
+    return kind_registry.get(node.kind).due_at(node.config or {}, context.record.values, due_now())

@@ -171,14 +171,16 @@ def test_cancel_takes_only_pending_blocks_and_retry_only_failed_ones(service, st
 
 @pytest.fixture
 def failed_welcome(submit, drain_blocks):
-    """A background that fails both its attempts: it sets a field the form does not have yet."""
-    form = form_create("welcome", fields=[{"name": "email", "type": "email"}, {"name": "field_b", "internal": True}])
+    """A background that fails both its attempts: it sets a field that staff deleted after the submit."""
+    form = form_create("welcome", fields=[{"name": "email", "type": "email"}, {"name": "field_b", "internal": True},
+                                          {"name": "member_since", "internal": True}])
     tree_create(form, [{"kind": "background", "label": "Welcome", "children": [
         set_field("field_b", "B"),
         action("send_email", to="{{ record.email }}", subject="Welcome", body="Hello"),
         set_field("member_since", "yes"),
     ]}], max_attempts=2)
     record, submission = submit(form, email="ada@example.com")
+    Field.objects.filter(form=form, name="member_since").delete()
     block = Block.objects.get()
     assert [state for _, state in drain_blocks()] == [BlockState.PENDING, BlockState.FAILED]
     block.refresh_from_db()
