@@ -396,3 +396,69 @@ def test_load_reports_where_the_json_is_broken(text: str, problem: str) -> None:
 
 def test_load_returns_the_parsed_document() -> None:
     assert form_package_load('{"form": {"slug": "a"}}') == {"form": {"slug": "a"}}
+
+
+# Values that were accepted and then made every submit fail (issue 8). Each test below fails on
+# 33342d1.
+
+
+def small_package(*, fields: list[dict[str, Any]] | None = None, nodes: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {"form": {"slug": "a", "name": "A", "fields": fields or [{"name": "day", "type": "date"}]},
+            "trees": [{"name": "T", "nodes": nodes or []}]}
+
+
+@pytest.mark.parametrize("text", ["NaN", "Infinity", "-Infinity", "1e309"])
+def test_a_number_default_that_is_not_finite_is_refused(text: str) -> None:
+    document = '{"form": {"slug": "a", "name": "A", "fields": [{"name": "n", "type": "number", "default": %s}]}}' % text
+
+    with pytest.raises(PackageInvalid) as refused:
+        form_package_import(data=form_package_load(document))
+
+    assert len(refused.value.problems) == 1
+    assert refused.value.problems[0].startswith(("not valid JSON: ", "form.fields[0].default: "))
+    assert "finite" in refused.value.problems[0] or "not a number JSON allows" in refused.value.problems[0]
+    assert form_package_validate(small_package(fields=[{"name": "n", "type": "number", "default": float(text)}])) == [
+        f"form.fields[0].default: {float(text)!r} is not a finite number (a number field)"]
+
+
+@pytest.mark.parametrize(
+    ("node", "problem"),
+    [
+        ({"kind": "delay", "seconds": 10**12, "children": []},
+         "trees[0].nodes[0].seconds: at most 315619200 seconds (10 years (3653 days))"),
+        ({"kind": "delay", "field": "day", "offset_seconds": 10**12, "children": []},
+         "trees[0].nodes[0].offset_seconds: at most 315619200 seconds (10 years (3653 days)) either way"),
+        ({"kind": "delay", "field": "day", "offset_seconds": -(10**12), "children": []},
+         "trees[0].nodes[0].offset_seconds: at most 315619200 seconds (10 years (3653 days)) either way"),
+    ],
+)
+def test_a_delay_longer_than_ten_years_is_refused(node: dict[str, Any], problem: str) -> None:
+    assert form_package_validate(small_package(nodes=[node])) == [problem]
+
+
+def test_a_delay_of_ten_years_is_accepted() -> None:
+    assert form_package_validate(small_package(nodes=[{"kind": "delay", "seconds": 3653 * 86400, "children": []}])) == []
+
+
+@pytest.mark.parametrize("name", ["csrfmiddlewaretoken", "id", "created_at"])
+def test_a_reserved_field_name_is_refused(name: str) -> None:
+    problems = form_package_validate(small_package(fields=[{"name": name, "type": "text"}]))
+
+    assert problems == [
+        f"form.fields[0].name: {name!r} is a reserved name (not created_at, csrfmiddlewaretoken, id)"]
+
+
+@pytest.mark.django_db
+def test_defaults_are_read_with_the_rules_of_the_builder() -> None:
+    package = small_package(fields=[
+        {"name": "n", "type": "number", "default": "2.50"},
+        {"name": "b", "type": "checkbox", "default": "yes"},
+        {"name": "d", "type": "date", "default": "2026-02-30"},
+    ])
+    assert form_package_validate(package) == [
+        "form.fields[2].default: '2026-02-30' is not a date (YYYY-MM-DD) (a date field)"]
+    package["form"]["fields"].pop()
+
+    form = form_package_import(data=package)
+
+    assert dict(form.fields.values_list("name", "default")) == {"n": 2.5, "b": True}

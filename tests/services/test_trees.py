@@ -88,3 +88,13 @@ def test_delete_takes_the_subtree(tree):
     assert shape(tree) == ["a", "c"]
     assert Node.objects.count() == 2
     assert list(Node.objects.order_by("position").values_list("position", flat=True)) == [0, 1]
+
+
+def test_a_new_node_starts_with_its_kinds_default_config(tree):
+    delay = node_add(tree=tree, kind="delay")
+    condition = node_add(tree=tree, kind="condition", parent_id=delay.pk)
+
+    assert delay.config == {"seconds": 0}
+    assert condition.config == {"field": "", "op": "eq", "value": ""}
+    with pytest.raises(TreeEditError, match="Unknown node kind 'pause'"):
+        node_add(tree=tree, kind="pause")

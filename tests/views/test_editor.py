@@ -324,3 +324,76 @@ def test_cancel_a_pending_block_and_retry_a_failed_one_from_the_record_page(
     assert Run.objects.get(tree__name="Second").status == "done"
     refused = staff.post(f"/builder/blocks/{flaky.pk}/cancel/", follow=True).content.decode()
     assert "Only a pending block can be cancelled" in refused
+
+
+# Builder input that made every later submit fail (issue 8): refused where it is typed, with the
+# message, and nothing saved. Each of these tests fails on 33342d1.
+
+
+@pytest.fixture
+def superuser(client: Client, django_user_model) -> Client:
+    client.force_login(django_user_model.objects.create_superuser("admin", password="pw"))
+    return client
+
+
+@pytest.mark.parametrize("text", ["NaN", "1e309"])
+def test_builder_refuses_a_number_default_that_is_not_finite(superuser, text):
+    form = form_create("numbers", fields=[{"name": "name"}])
+
+    response = superuser.post(f"/builder/forms/{form.slug}/fields/add/",
+                              {"field-name": "visits", "field-type": "number", "field-default": text}, **HTMX)
+
+    assert response.status_code in (200, 400)
+    assert "not a finite number" in response.content.decode()
+    assert not Field.objects.filter(name="visits").exists()
+
+
+def test_builder_refuses_a_delay_of_more_than_ten_years(superuser):
+    form = form_create("waits", fields=[{"name": "name"}])
+    tree = tree_create(form, [{"kind": "delay", "seconds": 60}])
+    node = tree.nodes.get()
+
+    response = superuser.post(f"/builder/nodes/{node.pk}/", {
+        "label": "", "config-field": "", "config-amount": str(10**12), "config-unit": "1",
+        "config-direction": "after"}, **HTMX)
+
+    assert response.status_code in (200, 400)
+    assert "A delay is at most 10 years" in response.content.decode()
+    node.refresh_from_db()
+    assert node.config == {"seconds": 60}
+
+
+def test_builder_refuses_a_post_submission_message_that_is_not_a_template(superuser):
+    form = form_create("thanks", fields=[{"name": "name"}])
+
+    response = superuser.post(f"/builder/forms/{form.slug}/", {
+        "settings-name": "Thanks", "settings-slug": "thanks",
+        "settings-success_message": "Thank you {{ record.name|nosuchfilter }}"}, **HTMX)
+
+    assert response.status_code in (200, 400)
+    assert "Template error: Invalid filter: &#x27;nosuchfilter&#x27;" in response.content.decode()
+    form.refresh_from_db()
+    assert form.success_message == Form._meta.get_field("success_message").default
+
+
+@pytest.mark.parametrize("name", ["csrfmiddlewaretoken", "id", "created_at"])
+def test_builder_refuses_a_reserved_field_name(superuser, name):
+    form = form_create("reserved", fields=[{"name": "name"}])
+
+    response = superuser.post(f"/builder/forms/{form.slug}/fields/add/",
+                              {"field-name": name, "field-type": "text"}, **HTMX)
+
+    assert response.status_code in (200, 400)
+    assert "is a reserved name" in response.content.decode()
+    assert list(form.fields.values_list("name", flat=True)) == ["name"]
+
+
+def test_builder_import_refuses_a_package_with_a_nan_default(superuser):
+    text = '{"form": {"slug": "nan", "name": "NaN", "fields": [{"name": "n", "type": "number", "default": NaN}]}}'
+    upload = SimpleUploadedFile("nan.json", text.encode(), content_type="application/json")
+
+    response = superuser.post("/builder/import/", {"package": upload})
+
+    assert response.status_code == 400
+    assert "NaN is not a number JSON allows" in response.content.decode()
+    assert not Form.objects.filter(slug="nan").exists()
