@@ -2,7 +2,8 @@
 
 A kind's config is written once, here and in its subclass: the editor's config form, the summary
 and label the editor shows, what a form package writes and reads for it, and what is wrong with
-it. This module imports no model, so `Node.display_label` can ask the registry for the kind.
+it. This module imports no model, so that `Node.display_label` can ask the registry for the kind
+without an import circle.
 """
 
 from __future__ import annotations
@@ -10,12 +11,26 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple, Protocol
 
 from django import forms
 
-if TYPE_CHECKING:
-    from eventtree.models import Field, Node
+
+class Node(Protocol):
+    """What a kind reads of a node: an `eventtree.models.Node`, saved or not. (A protocol, so
+    that this module imports no model and the model can ask the registry for its label.)"""
+
+    kind: str
+    action: str
+    label: str
+    config: dict[str, Any]
+
+
+class Field(Protocol):
+    """What a kind reads of a form's field: an `eventtree.models.Field`."""
+
+    name: str
+    type: str
 
 
 class Problem(NamedTuple):

@@ -7,12 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
-
-from eventtree.kinds.base import BaseKind
-
-if TYPE_CHECKING:
-    from eventtree.models import Node
+from eventtree.kinds.base import BaseKind, Node
 
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,15}$")
 
