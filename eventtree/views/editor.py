@@ -16,7 +16,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from eventtree import selectors
 from eventtree.actions.registry import registry
-from eventtree.editor_forms import (
+from eventtree.inputs.builder import (
     FieldForm,
     FormCreateForm,
     FormSettingsForm,

@@ -11,7 +11,7 @@ from django_htmx.http import HttpResponseStopPolling
 
 from eventtree import selectors
 from eventtree.engine.templating import render_html
-from eventtree.forms import RecordForm
+from eventtree.inputs.records import RecordForm
 from eventtree.models import Form, Record
 from eventtree.services.records import SubmissionRefused, record_submit
 from eventtree.views.types import HtmxHttpRequest

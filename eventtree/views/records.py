@@ -14,7 +14,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from eventtree import selectors
-from eventtree.forms import RecordForm
+from eventtree.inputs.records import RecordForm
 from eventtree.models import Block, Field, FieldType
 from eventtree.services.records import SubmissionRefused, record_update
 from eventtree.services.runs import BlockStateError, block_cancel, block_retry

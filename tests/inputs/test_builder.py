@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from eventtree.editor_forms import FieldForm, FormSettingsForm, node_config_clean, node_config_form
+from eventtree.inputs.builder import FieldForm, FormSettingsForm, node_config_clean, node_config_form
 from eventtree.models import Field, Form, Node
 
 pytestmark = pytest.mark.django_db
