@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 
-from eventtree.kinds import node_problems
+from eventtree.kinds import node_label, node_problems
 from eventtree.models import Node
 
 
@@ -40,7 +40,7 @@ def subtree_find(roots: list[Node], node_id: int) -> Node | None:
 def tree_problems(roots: list[Node], field_types: dict[str, str]) -> list[str]:
     """What keeps a built tree from running: every problem of every node (no query)."""
     return [
-        f"{node.display_label} (node {node.pk}): {problem}"
+        f"{node_label(node)} (node {node.pk}): {problem}"
         for node in subtree_iter(roots)
         for problem in node_problems(node, field_types)
     ]

@@ -17,7 +17,7 @@ from eventtree.actions.registry import UnknownAction, registry
 from eventtree.engine import dispatch
 from eventtree.engine.conditions import condition_holds, describe
 from eventtree.engine.context import RunContext
-from eventtree.kinds import kind_registry
+from eventtree.kinds import kind_registry, node_label
 from eventtree.models import Block, BlockState, Node, NodeKind, StepStatus, due_now
 
 logger = logging.getLogger(__name__)
@@ -49,12 +49,12 @@ def walk(nodes: list[Node], context: RunContext) -> None:
                 holds = condition_holds(node.config, context.record.values)
             except (KeyError, TypeError, ValueError) as exc:
                 detail = f"Invalid condition: {exc}"
-                context.step_add(node, label=node.display_label, status=StepStatus.FAILED,
+                context.step_add(node, label=node_label(node), status=StepStatus.FAILED,
                                  started_at=started_at, error=detail)
                 raise NodeFailure(node, detail) from exc
             context.step_add(
                 node,
-                label=node.display_label,
+                label=node_label(node),
                 status=StepStatus.OK if holds else StepStatus.SKIPPED,
                 started_at=started_at,
                 output=f"{describe(node.config)}: {'yes' if holds else 'no'}",
@@ -90,13 +90,13 @@ def action_execute(node: Node, context: RunContext) -> None:
         public_message = None
         permanent = False
     else:
-        context.step_add(node, label=node.display_label, status=StepStatus.OK,
+        context.step_add(node, label=node_label(node), status=StepStatus.OK,
                          started_at=started_at, output=str(output or ""))
         return
     finally:
         context.node = None
     detail = getattr(failure, "detail", None) or f"{type(failure).__name__}: {failure}"
-    context.step_add(node, label=node.display_label, status=StepStatus.FAILED,
+    context.step_add(node, label=node_label(node), status=StepStatus.FAILED,
                      started_at=started_at, error=detail,
                      output="handled by its error port" if error_port else "")
     if not error_port:
@@ -111,7 +111,7 @@ def block_defer(node: Node, context: RunContext) -> Block:
     block = Block.objects.create(
         run=context.run,
         node=node,
-        label=node.display_label,
+        label=node_label(node),
         due_at=due_at or started_at,
         max_attempts=context.run.tree.max_attempts,
         state=BlockState.PENDING if due_at else BlockState.CANCELLED,
@@ -120,7 +120,7 @@ def block_defer(node: Node, context: RunContext) -> Block:
     )
     if due_at:
         dispatch.blocks_enqueue([block])
-    context.step_add(node, label=node.display_label, status=StepStatus.DEFERRED,
+    context.step_add(node, label=node_label(node), status=StepStatus.DEFERRED,
                      started_at=started_at,
                      output=note or f"block {block.pk} due {due_at:%Y-%m-%d %H:%M:%S %Z}")
     return block

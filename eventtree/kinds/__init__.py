@@ -1,13 +1,14 @@
 """Node kinds (action, background, delay, condition), declared as classes like action types.
 
 `kind_registry.get(node.kind)` gives a kind's editor form, summary, package shape and checks;
-`node_problems(node, field_types)` says what is wrong with one stored node. The kinds themselves
+`node_problems(node, field_types)` says what is wrong with one stored node, `node_label(node)`
+how it is named. The kinds themselves
 (`eventtree.kinds.action`, `.background`, `.delay`, `.condition`) are registered in
 `EventTreeConfig.ready()`.
 """
 
 from eventtree.kinds.base import BaseKind, Problem
-from eventtree.kinds.registry import AlreadyRegistered, KindRegistry, UnknownKind, kind_registry, node_problems
+from eventtree.kinds.registry import AlreadyRegistered, KindRegistry, UnknownKind, kind_registry, node_label, node_problems
 
 __all__ = [
     "AlreadyRegistered",
@@ -16,5 +17,6 @@ __all__ = [
     "Problem",
     "UnknownKind",
     "kind_registry",
+    "node_label",
     "node_problems",
 ]

@@ -2,8 +2,7 @@
 
 A kind's config is written once, here and in its subclass: the editor's config form, the summary
 and label the editor shows, what a form package writes and reads for it, and what is wrong with
-it. This module imports no model, so that `Node.display_label` can ask the registry for the kind
-without an import circle.
+it. This module imports no model: it describes nodes and fields by protocols.
 """
 
 from __future__ import annotations

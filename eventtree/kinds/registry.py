@@ -68,3 +68,12 @@ def node_problems(node: Node, field_types: dict[str, str]) -> list[str]:
     if node.kind not in kind_registry:
         return [f"unknown node kind {node.kind!r}"]
     return kind_registry.get(node.kind).node_problems(node, field_types)
+
+
+def node_label(node: Node) -> str:
+    """How the editor, the trace and the blocks name a node: its label, or what its kind says."""
+    if node.label:
+        return node.label
+    if node.kind in kind_registry:
+        return kind_registry.get(node.kind).display_label(node)
+    return str(node.kind).capitalize()

@@ -75,16 +75,5 @@ class Node(models.Model):
         indexes = [models.Index(fields=["tree", "parent", "position"])]
 
     def __str__(self) -> str:
-        return self.display_label
-
-    @property
-    def display_label(self) -> str:
-        if self.label:
-            return self.label
-        # The kind registry imports no model, so this is no import circle; the kinds are
-        # registered in EventTreeConfig.ready().
-        from eventtree.kinds import kind_registry
-
-        if self.kind in kind_registry:
-            return kind_registry.get(self.kind).display_label(self)
-        return str(self.kind).capitalize()
+        # The kind's own wording is `eventtree.kinds.node_label`: models import no kind.
+        return self.label or f"{self.get_kind_display()} {self.pk}"
