@@ -34,9 +34,9 @@ class HttpSession:
         self.cookies = http.cookiejar.CookieJar()
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies), NoRedirect)
 
-    def request(self, method: str, path: str, data: dict | None = None) -> Reply:
+    def request(self, method: str, path: str, data: dict | None = None, headers: dict | None = None) -> Reply:
         body = urllib.parse.urlencode(data, doseq=True).encode() if data is not None else None
-        request = urllib.request.Request(self.base_url + path, data=body, method=method)
+        request = urllib.request.Request(self.base_url + path, data=body, method=method, headers=headers or {})
         request.add_header("Referer", self.base_url + path)
         try:
             with self.opener.open(request, timeout=30) as response:
@@ -47,11 +47,13 @@ class HttpSession:
     def get(self, path: str) -> Reply:
         return self.request("GET", path)
 
-    def post(self, path: str, data: dict, *, csrf_from: str | None = None) -> Reply:
-        """POST a form as a browser would: first GET `csrf_from` (default: `path`) for the token."""
+    def post(self, path: str, data: dict, *, csrf_from: str | None = None, htmx: bool = False) -> Reply:
+        """POST a form as a browser would: first GET `csrf_from` (default: `path`) for the token;
+        with `htmx`, as the builder's htmx requests do."""
         self.get(csrf_from or path)
         token = next((cookie.value for cookie in self.cookies if cookie.name == "csrftoken"), "")
-        return self.request("POST", path, {**data, "csrfmiddlewaretoken": token})
+        headers = {"HX-Request": "true"} if htmx else {}
+        return self.request("POST", path, {**data, "csrfmiddlewaretoken": token}, headers)
 
     def login(self, username: str, password: str) -> None:
         reply = self.post("/admin/login/?next=/builder/", {"username": username, "password": password})

@@ -68,3 +68,31 @@ def test_a_builder_cannot_save_a_delay_of_a_trillion_seconds_and_the_form_keeps_
     delay.refresh_from_db()
     assert delay.config == {"seconds": 60}
     assert HttpSession(live_server.url).post("/f/signup/", {"name": "Ada"}).status == 302
+
+
+@pytest.mark.parametrize("path, data, message", [
+    ("fields/add/", {"field-name": "score", "field-type": "number", "field-default": "NaN"}, "finite"),
+    ("fields/add/", {"field-name": "score", "field-type": "number", "field-default": "1e309"}, "finite"),
+    ("fields/add/", {"field-name": "csrfmiddlewaretoken", "field-type": "text"}, "reserved"),
+    ("", {"settings-name": "Signup", "settings-slug": "signup",
+          "settings-success_message": "{% if record.name %}Thanks", "settings-completion_flags": ""}, "emplate"),
+])
+def test_builder_input_that_broke_every_submit_is_refused_where_it_is_typed(
+    live_server, django_user_model, path, data, message
+):
+    django_user_model.objects.create_superuser("builder", password="builder-pw")
+    form = form_create("signup", fields=[{"name": "name", "required": True}], name="Signup")
+    tree_create(form, [{"kind": "background", "children": [action("log", message="later")]}])
+    builder = HttpSession(live_server.url)
+    builder.login("builder", "builder-pw")
+
+    reply = builder.post(f"/builder/forms/signup/{path}", data, csrf_from="/builder/forms/signup/", htmx=True)
+
+    assert reply.status in (200, 400) and message in reply.text
+    form.refresh_from_db()
+    assert [field.name for field in form.fields.all()] == ["name"]
+    assert form.success_message == "Thank you, your submission has been received."
+    visitor = HttpSession(live_server.url)
+    submitted = visitor.post("/f/signup/", {"name": "Ada"})
+    assert submitted.status == 302
+    assert visitor.get(submitted.headers["Location"]).status == 200
