@@ -49,7 +49,11 @@ def record_submit(
 def record_update(
     *, record: Record, values: dict[str, Any]
 ) -> Submission | None:
-    """Save changed values of a record and fire the form's `updated` trees, in one transaction."""
+    """Save changed values of a record and fire the form's `updated` trees, in one transaction.
+
+    `values` holds only the fields to change: the others keep what is stored now, which a block
+    may have written after the person opened the edit form.
+    """
     try:
         with transaction.atomic():
             record = Record.objects.select_for_update().get(pk=record.pk)
