@@ -64,6 +64,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "eventtree.views.limits.RequestBodyLimitMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -147,7 +148,15 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = DEBUG
 
-LOGIN_URL = "admin:login"
+# Visitors of a login-only form sign in here; the builder and the admin keep the admin's login.
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "eventtree:home"
+LOGOUT_REDIRECT_URL = "eventtree:home"
+
+# The largest request body a view takes unless it says otherwise (the package import takes 6 MB).
+# DATA_UPLOAD_MAX_MEMORY_SIZE does not count file parts, so this is checked on Content-Length
+# before anything reads the body (eventtree/views/limits.py).
+EVENTTREE_MAX_BODY_BYTES = int(os.environ.get("EVENTTREE_MAX_BODY_BYTES", str(2_621_440)))  # 2.5 MB
 
 EMAIL_BACKEND = os.environ.get(
     "EMAIL_BACKEND",

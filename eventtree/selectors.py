@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +13,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from eventtree.actions.registry import registry
+from eventtree.engine.templating import render_value
 from eventtree.engine.trees import tree_build
 from eventtree.kinds import kind_registry, node_problems
 from eventtree.models import (
@@ -28,6 +30,8 @@ from eventtree.models import (
     RunMode,
     Submission,
 )
+
+logger = logging.getLogger(__name__)
 
 
 def form_get(*, slug: str) -> Form:
@@ -164,3 +168,18 @@ def record_runs(*, record: Record) -> list[Run]:
         .prefetch_related("blocks")
         .order_by("-created_at", "-id")
     )
+
+
+def submission_message(*, form: Form, record: Record) -> str:
+    """The form's post-submission message for `record`, as plain text (the page escapes it).
+
+    A message that is not a valid template (it could be saved so) is logged and shown as typed:
+    the post-submission page must not fail because of it.
+    """
+    try:
+        # render_value gives a plain str, not a SafeString: |linebreaks escapes it.
+        message = render_value(form.success_message, {"record": {**record.values, "id": record.pk}})
+    except Exception:  # a template error of any kind; the detail goes to the log only
+        logger.exception("The post-submission message of form %s is not a valid template", form.slug)
+        message = form.success_message
+    return message

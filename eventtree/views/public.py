@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpResponse, HttpResponseNotModified, JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.utils.cache import patch_vary_headers
+from django.utils.cache import get_conditional_response, patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseStopPolling
 
 from eventtree import selectors
-from eventtree.engine.templating import render_html
 from eventtree.inputs.records import RecordForm
-from eventtree.models import Form, Record
+from eventtree.models import Form, Submission
 from eventtree.services.records import SubmissionRefused, record_submit
 from eventtree.views.types import HtmxHttpRequest
 
@@ -54,36 +53,27 @@ def submitted_plain(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 
 @require_GET
 def submission_status(request: HtmxHttpRequest, slug: str, token: str) -> HttpResponse:
+    """The page, or its status partial for htmx polls; 304 while nothing it shows has changed."""
     submission = selectors.submission_get(slug=slug, token=token)
     status = selectors.submission_status(submission=submission)
-    variant = "partial" if request.htmx else "page"
-    etag = selectors.status_etag(status, variant)
-    if request.headers.get("If-None-Match") == etag:
-        response: HttpResponse = HttpResponseNotModified()
-    elif request.htmx:
-        response = render(
-            request,
-            f"{STATUS_TEMPLATE}#status",
-            {"submission": submission, "status": status, "named_flags": named_flags(status)},
-        )
-        if status["finished"]:
-            response = HttpResponseStopPolling(response.content)
+    if request.htmx:
+        etag = selectors.status_etag(status, "partial")
+        response = get_conditional_response(request, etag=etag) or status_partial(request, submission, status)
     else:
-        response = render(
-            request,
-            STATUS_TEMPLATE,
-            {
-                "form": submission.form,
-                "submission": submission,
-                "status": status,
-                "named_flags": named_flags(status),
-                "message": success_message(submission.form, submission.record),
-            },
-        )
-    response["ETag"] = etag
-    response["Cache-Control"] = "no-cache, private"
+        message = selectors.submission_message(form=submission.form, record=submission.record)
+        etag = selectors.status_etag({"status": status, "message": message, "form": submission.form.name}, "page")
+        response = get_conditional_response(request, etag=etag) or render(request, STATUS_TEMPLATE, {
+            "form": submission.form, "submission": submission, "status": status,
+            "named_flags": named_flags(status), "message": message,
+        })
     patch_vary_headers(response, ["HX-Request"])
-    return response
+    return revalidated(response, etag)
+
+
+def status_partial(request: HtmxHttpRequest, submission: Submission, status: dict) -> HttpResponse:
+    response = render(request, f"{STATUS_TEMPLATE}#status",
+                      {"submission": submission, "status": status, "named_flags": named_flags(status)})
+    return HttpResponseStopPolling(response.content) if status["finished"] else response
 
 
 @require_GET
@@ -93,17 +83,14 @@ def submission_status_json(request: HtmxHttpRequest, slug: str, token: str) -> H
     for item in status["progress"]:
         item.pop("percent")
     etag = selectors.status_etag(status, "json")
-    if request.headers.get("If-None-Match") == etag:
-        response: HttpResponse = HttpResponseNotModified()
-    else:
-        response = JsonResponse(status)
+    return revalidated(get_conditional_response(request, etag=etag) or JsonResponse(status), etag)
+
+
+def revalidated(response: HttpResponse, etag: str) -> HttpResponse:
+    """Let the browser keep `response` only if it asks again each time (with `etag`)."""
     response["ETag"] = etag
     response["Cache-Control"] = "no-cache, private"
     return response
-
-
-def success_message(form: Form, record: Record) -> str:
-    return render_html(form.success_message, {"record": {**record.values, "id": record.pk}})
 
 
 def named_flags(status: dict) -> list[tuple[str, bool]]:

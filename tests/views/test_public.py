@@ -185,15 +185,23 @@ def test_unknown_token_and_form_are_404(client, submitted):
     assert client.get(f"/f/other/submitted/{token}/").status_code == 404
 
 
-def test_login_only_form_sends_visitors_to_login(client, django_user_model):
+def test_login_only_form_sends_visitors_to_our_login_page_and_back(client, django_user_model):
     form_create("members-only", fields=[{"name": "name"}], login_required=True)
+    user = django_user_model.objects.create_user("member", password="pw")  # not staff
     response = client.get("/f/members-only/")
-    assert response.status_code == 302 and "/login/" in response["Location"]
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/?next=/f/members-only/"
+    login_page = client.get(response["Location"])
+    assert login_page.status_code == 200 and 'name="username"' in login_page.content.decode()
 
-    user = django_user_model.objects.create_user("member", password="pw")
-    client.force_login(user)
+    logged_in = client.post(response["Location"], {"username": "member", "password": "pw"})
+    assert logged_in["Location"] == "/f/members-only/"
     client.post("/f/members-only/", {"name": "x"})
     assert Record.objects.get().user == user
+    assert "Log out" in client.get("/f/members-only/").content.decode()
+
+    assert client.post("/accounts/logout/")["Location"] == "/"
+    assert client.get("/f/members-only/").status_code == 302
 
 
 def test_message_escapes_submitted_html(client, membership, django_capture_on_commit_callbacks):
@@ -201,3 +209,38 @@ def test_message_escapes_submitted_html(client, membership, django_capture_on_co
         url = client.post("/f/membership/", {"name": "<script>x</script>", "email": "a@example.com"})["Location"]
     page = client.get(url).content.decode()
     assert "<script>x</script>" not in page and "&lt;script&gt;" in page
+
+
+def test_the_page_etag_covers_the_message(client, membership, submitted):
+    first = client.get(submitted)
+    assert client.get(submitted, HTTP_IF_NONE_MATCH=first["ETag"]).status_code == 304
+
+    membership.success_message = "Welcome aboard, {{ record.name }}."
+    membership.save()
+
+    changed = client.get(submitted, HTTP_IF_NONE_MATCH=first["ETag"])
+    assert changed.status_code == 200 and "Welcome aboard, Ada." in changed.content.decode()
+    assert changed["ETag"] != first["ETag"]
+    partial = client.get(submitted, **HTMX)
+    json_etag = client.get(submitted + "status.json")["ETag"]
+    assert len({changed["ETag"], partial["ETag"], json_etag}) == 3  # one per variant
+    assert client.get(submitted, HTTP_IF_NONE_MATCH=f'W/{partial["ETag"]}', **HTMX).status_code == 304
+
+
+def test_the_page_etag_follows_record_values_quoted_by_the_message(client, submitted):
+    first = client.get(submitted)
+    record = Record.objects.get()
+    Record.objects.filter(pk=record.pk).update(values={**record.values, "field_a": "A:changed"})
+    changed = client.get(submitted, HTTP_IF_NONE_MATCH=first["ETag"])
+    assert changed.status_code == 200 and "A:changed" in changed.content.decode()
+
+
+def test_a_too_large_submit_is_refused_before_it_is_read(client, membership):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    huge = SimpleUploadedFile("huge.bin", b"x" * (20 * 1024 * 1024))
+    response = client.post("/f/membership/", {"name": "Ada", "email": "a@example.com", "file": huge})
+
+    assert response.status_code == 413
+    assert "too large" in response.content.decode()
+    assert Record.objects.count() == 0
