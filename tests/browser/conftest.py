@@ -31,9 +31,12 @@ def page(page):
 
 
 @pytest.fixture
-def staff_page(page, live_server, django_user_model):
-    """A Chromium page logged in as a staff member through the login page."""
-    django_user_model.objects.create_user("builder", password="builder-pw", is_staff=True)
+def staff_page(page, live_server):
+    """A Chromium page logged in, through the admin's login page, as a staff member who may do
+    everything in the builder (forms, trees, records and blocks)."""
+    from tests.views.staff import BUILDER_PERMISSIONS, staff_create
+
+    staff_create("builder", *BUILDER_PERMISSIONS, password="builder-pw")
     page.goto(f"{live_server.url}/admin/login/?next=/builder/")
     page.get_by_label("Username").fill("builder")
     page.get_by_label("Password").fill("builder-pw")

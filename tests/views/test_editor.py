@@ -1,4 +1,4 @@
-"""The builder's pages and htmx partials (eventtree/views/editor.py, eventtree/views/records.py)."""
+"""The builder's pages and htmx partials (eventtree/views/builder/)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from django.urls import URLPattern, reverse
 from eventtree import builder_urls
 from eventtree.models import EventTree, Field, Form, Node, Record, Submission
 from tests.factories import REFERENCE_FIELDS, action, form_create, reference_tree_nodes, set_field, tree_create
+from tests.views.staff import BUILDER_PERMISSIONS, staff_create
 
 pytestmark = pytest.mark.django_db
 
@@ -20,8 +21,8 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
 @pytest.fixture
-def staff(client: Client, django_user_model) -> Client:
-    client.force_login(django_user_model.objects.create_user("staff", password="pw", is_staff=True))
+def staff(client: Client) -> Client:
+    client.force_login(staff_create("staff", *BUILDER_PERMISSIONS))
     return client
 
 
@@ -215,8 +216,8 @@ def test_editor_queries_do_not_grow_with_the_tree(staff, django_assert_max_num_q
 def test_concurrent_edits_of_one_tree_lose_neither(client, django_user_model, membership):
     _, tree = membership
     alice, bob = Client(), Client()
-    alice.force_login(django_user_model.objects.create_user("alice", is_staff=True))
-    bob.force_login(django_user_model.objects.create_user("bob", is_staff=True))
+    alice.force_login(staff_create("alice", *BUILDER_PERMISSIONS))
+    bob.force_login(staff_create("bob", *BUILDER_PERMISSIONS))
     alice.get(f"/builder/trees/{tree.pk}/")  # both have the same page open
     bob.get(f"/builder/trees/{tree.pk}/")
 
@@ -324,6 +325,8 @@ def test_cancel_a_pending_block_and_retry_a_failed_one_from_the_record_page(
     assert Run.objects.get(tree__name="Second").status == "done"
     refused = staff.post(f"/builder/blocks/{flaky.pk}/cancel/", follow=True).content.decode()
     assert "Only a pending block can be cancelled" in refused
+    from_htmx = staff.post(f"/builder/blocks/{flaky.pk}/cancel/", **HTMX)  # hx-confirm'ed in the page
+    assert from_htmx["HX-Redirect"] == f"/builder/records/{record.pk}/"
 
 
 # Builder input that made every later submit fail (issue 8): refused where it is typed, with the
@@ -397,3 +400,13 @@ def test_builder_import_refuses_a_package_with_a_nan_default(superuser):
     assert response.status_code == 400
     assert "NaN is not a number JSON allows" in response.content.decode()
     assert not Form.objects.filter(slug="nan").exists()
+
+
+def test_a_package_import_may_be_5_mb_and_a_larger_one_gets_a_message(staff):
+    small = SimpleUploadedFile("big.json", b" " * (5 * 1024 * 1024 - 10) + b"{}", content_type="application/json")
+    assert "413" not in str(staff.post("/builder/import/", {"package": small}).status_code)
+    large = SimpleUploadedFile("huge.json", b" " * (5 * 1024 * 1024 + 10), content_type="application/json")
+    refused = staff.post("/builder/import/", {"package": large})
+    assert refused.status_code == 400 and "larger than 5 MB" in refused.content.decode()
+    huge = SimpleUploadedFile("huge.json", b" " * (20 * 1024 * 1024), content_type="application/json")
+    assert staff.post("/builder/import/", {"package": huge}).status_code == 413

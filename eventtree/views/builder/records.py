@@ -1,4 +1,5 @@
-"""The builder's record pages: list, detail with runs, and the edit form that fires `updated`."""
+"""Builder screens of records: list, detail with runs, the edit form that fires `updated`, and
+cancel/retry of a run's blocks."""
 
 from __future__ import annotations
 
@@ -6,24 +7,27 @@ import datetime as dt
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from eventtree import selectors
 from eventtree.inputs.records import RecordForm
 from eventtree.models import Block, Field, FieldType
+from eventtree.permissions import builder_permission_required
 from eventtree.services.records import SubmissionRefused, record_update
 from eventtree.services.runs import BlockStateError, block_cancel, block_retry
+from eventtree.views.builder.responses import leave_to
 from eventtree.views.types import HtmxHttpRequest
 
 PAGE_SIZE = 25
 
 
-@staff_member_required
+@builder_permission_required("eventtree.view_record")
 @require_GET
 def record_list(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     form = selectors.form_get(slug=slug)
@@ -35,7 +39,7 @@ def record_list(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     return render(request, template, {"form": form, "page": page, "rows": rows, "query": query, "columns": columns})
 
 
-@staff_member_required
+@builder_permission_required("eventtree.view_record")
 @require_GET
 def record_detail(request: HtmxHttpRequest, record_id: int) -> HttpResponse:
     record = selectors.record_get(record_id=record_id)
@@ -49,19 +53,21 @@ def record_detail(request: HtmxHttpRequest, record_id: int) -> HttpResponse:
     })
 
 
-@staff_member_required
+@builder_permission_required("eventtree.change_record")
 @require_http_methods(["GET", "POST"])
 def record_edit(request: HtmxHttpRequest, record_id: int) -> HttpResponse:
+    """Write only the fields the person changed: a block may have set others since the page opened."""
     record = selectors.record_get(record_id=record_id)
     fields = list(record.form.fields.all())
     record_form = RecordForm(
         request.POST if request.method == "POST" else None,
         fields=fields,
         initial=initial_values(fields, record.values),
+        track_changes=True,
     )
     if request.method == "POST" and record_form.is_valid():
         try:
-            submission = record_update(record=record, values=record_form.record_values())
+            submission = record_update(record=record, values=record_form.changed_record_values())
         except SubmissionRefused as refusal:
             record_form.add_error(None, refusal.message)
         else:
@@ -74,7 +80,7 @@ def record_edit(request: HtmxHttpRequest, record_id: int) -> HttpResponse:
     })
 
 
-@staff_member_required
+@builder_permission_required("eventtree.change_block")
 @require_POST
 def block_action(request: HtmxHttpRequest, block_id: int, action: str) -> HttpResponse:
     """Cancel a pending block or retry a failed one (DESIGN §3.9), then show the record again."""
@@ -86,11 +92,14 @@ def block_action(request: HtmxHttpRequest, block_id: int, action: str) -> HttpRe
         messages.error(request, str(refusal))
     else:
         messages.success(request, f"Block “{block.label or block.pk}” {done}.")
-    return redirect("builder:record", record_id=block.run.record_id)
+    return leave_to(request, reverse("builder:record", args=[block.run.record_id]))
 
 
 def initial_values(fields: list[Field], values: dict[str, Any]) -> dict[str, Any]:
-    """Stored values as the form's widgets expect them (dates as dates, not text)."""
+    """Stored values as the form's widgets show them (dates as dates, moments to the minute).
+
+    A moment loses its seconds here, as in its widget, so that an untouched one is not "changed".
+    """
     initial: dict[str, Any] = {}
     for field in fields:
         value = values.get(field.name)
@@ -98,7 +107,10 @@ def initial_values(fields: list[Field], values: dict[str, Any]) -> dict[str, Any
             value = parse_date(value) or value
         elif isinstance(value, str) and field.type == FieldType.DATETIME:
             moment = parse_datetime(value)
-            value = moment.replace(tzinfo=None) if isinstance(moment, dt.datetime) else value
+            if isinstance(moment, dt.datetime):
+                if timezone.is_aware(moment):
+                    moment = timezone.localtime(moment)
+                value = moment.replace(tzinfo=None, second=0, microsecond=0)
         if value is not None:
             initial[field.name] = value
     return initial

@@ -1,0 +1,113 @@
+"""Builder screens of forms: the list with create and import, a form's page, export and delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from eventtree import selectors
+from eventtree.inputs.builder import FieldForm, FormCreateForm, FormSettingsForm, TreeCreateForm
+from eventtree.models import Form
+from eventtree.permissions import builder_permission_required, permission_check
+from eventtree.services import forms as form_services
+from eventtree.services.packages import (
+    PackageInvalid,
+    form_package_export,
+    form_package_import,
+    form_package_load,
+)
+from eventtree.views.builder.responses import editor_response, leave_to
+from eventtree.views.limits import body_limit
+from eventtree.views.types import HtmxHttpRequest
+
+FORMS_TEMPLATE = "eventtree/builder/forms.html"
+FORM_TEMPLATE = "eventtree/builder/form.html"
+PACKAGE_MAX_BYTES = 5 * 1024 * 1024
+
+
+@builder_permission_required("eventtree.view_form", on_post="eventtree.add_form")
+@require_http_methods(["GET", "POST"])
+def form_list(request: HtmxHttpRequest) -> HttpResponse:
+    create_form = FormCreateForm(request.POST or None)
+    if request.method == "POST" and create_form.is_valid():
+        form = form_services.form_create(**create_form.cleaned_data)
+        return redirect("builder:form", slug=form.slug)
+    return editor_response(request, FORMS_TEMPLATE, {
+        "forms": selectors.forms_with_trees(), "create_form": create_form,
+    })
+
+
+# The package may be 5 MB; the body around it a little more, so that a larger file gets the
+# message below rather than the 413 page.
+@body_limit(PACKAGE_MAX_BYTES + 1024 * 1024)
+@builder_permission_required("eventtree.add_form")
+@require_POST
+def form_import(request: HtmxHttpRequest) -> HttpResponse:
+    upload = request.FILES.get("package")
+    replace = request.POST.get("replace") == "on"
+    if replace:
+        permission_check(request.user, "eventtree.change_form")
+    try:
+        if upload is None:
+            raise PackageInvalid(["Choose a JSON file to import."])
+        if upload.size > PACKAGE_MAX_BYTES:
+            raise PackageInvalid(["The file is larger than 5 MB."])
+        form = form_package_import(data=form_package_load(upload.read().decode("utf-8", "replace")), replace=replace)
+    except PackageInvalid as invalid:
+        return editor_response(request, FORMS_TEMPLATE, {
+            "forms": selectors.forms_with_trees(), "create_form": FormCreateForm(),
+            "import_problems": invalid.problems,
+        }, status=400)
+    messages.success(request, f"Imported {form.name}.")
+    return redirect("builder:form", slug=form.slug)
+
+
+@builder_permission_required("eventtree.view_form")
+@require_GET
+def form_export(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    form = selectors.form_get(slug=slug)
+    response = JsonResponse(form_package_export(form=form), json_dumps_params={"indent": 2})
+    response["Content-Disposition"] = f'attachment; filename="{form.slug}.json"'
+    return response
+
+
+@builder_permission_required("eventtree.view_form", on_post="eventtree.change_form")
+@require_http_methods(["GET", "POST"])
+def form_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    form = selectors.form_get(slug=slug)
+    settings_form = FormSettingsForm(request.POST or None, instance=form, prefix="settings")
+    if request.method == "POST" and settings_form.is_valid():
+        form = form_services.form_update(form=form, **settings_form.cleaned_data)
+        if form.slug != slug:
+            return leave_to(request, reverse("builder:form", args=[form.slug]))
+        settings_form = FormSettingsForm(instance=form, prefix="settings")
+        settings_form.saved = True
+    return editor_response(request, FORM_TEMPLATE, form_context(form, settings_form=settings_form), "settings")
+
+
+def form_context(form: Form, **extra: Any) -> dict[str, Any]:
+    return {
+        "form": form,
+        "fields": list(form.fields.all()),
+        "trees": list(form.trees.all()),
+        "settings_form": FormSettingsForm(instance=form, prefix="settings"),
+        "field_form": FieldForm(form=form, prefix="field"),
+        "tree_form": TreeCreateForm(prefix="tree"),
+        **extra,
+    }
+
+
+@builder_permission_required("eventtree.delete_form")
+@require_http_methods(["GET", "POST"])
+def form_delete(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    form = selectors.form_get(slug=slug)
+    if request.method == "POST":
+        form_services.form_delete(form=form)
+        messages.success(request, f"Deleted {form.name}.")
+        return leave_to(request, reverse("builder:forms"))
+    return render(request, "eventtree/builder/form_delete.html", {"form": form, "record_count": form.records.count()})
