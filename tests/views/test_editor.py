@@ -117,6 +117,7 @@ def test_tree_editor_shows_phases_and_marks_invalid_nodes(staff, membership):
     assert page.count("in background") >= 4  # the background, its three children, the legend
     broken = staff.get(f"/builder/trees/{EventTree.objects.get(name='Broken').pk}/").content.decode()
     assert "needs attention" in broken and "no field named &#x27;gone_field&#x27;" in broken
+    assert "This tree does not run</strong> until every node is configured" in broken
 
 
 def test_add_a_node_returns_the_tree_with_its_edit_form_open(staff, membership):
@@ -410,3 +411,15 @@ def test_a_package_import_may_be_5_mb_and_a_larger_one_gets_a_message(staff):
     assert refused.status_code == 400 and "larger than 5 MB" in refused.content.decode()
     huge = SimpleUploadedFile("huge.json", b" " * (20 * 1024 * 1024), content_type="application/json")
     assert staff.post("/builder/import/", {"package": huge}).status_code == 413
+
+
+def test_a_refused_field_without_javascript_shows_the_page_with_the_error(client, django_user_model):
+    # Fails on the old code: the plain POST redirected to the form's page and the error was lost.
+    client.force_login(django_user_model.objects.create_superuser("root", password="pw"))
+    form = form_create("signup", fields=[{"name": "name"}])
+
+    response = client.post(f"/builder/forms/{form.slug}/fields/add/",
+                           {"field-name": "csrfmiddlewaretoken", "field-type": "text"})
+
+    assert response.status_code == 200 and "reserved" in response.content.decode()
+    assert list(form.fields.values_list("name", flat=True)) == ["name"]

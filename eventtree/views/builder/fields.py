@@ -29,10 +29,10 @@ def field_list(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 def field_add(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     form = selectors.form_get(slug=slug)
     field_form = FieldForm(request.POST, form=form, prefix="field")
-    if field_form.is_valid():
-        form_services.field_add(form=form, **field_form.field_values())
-        field_form = FieldForm(form=form, prefix="field")
-    return fields_response(request, form, field_form=field_form)
+    if not field_form.is_valid():
+        return fields_response(request, form, refused=True, field_form=field_form)
+    form_services.field_add(form=form, **field_form.field_values())
+    return fields_response(request, form)
 
 
 @builder_permission_required("eventtree.change_form")
@@ -44,7 +44,7 @@ def field_edit(request: HtmxHttpRequest, slug: str, field_id: int) -> HttpRespon
     if request.method == "POST" and edit_form.is_valid():
         form_services.field_update(field=field, **edit_form.field_values())
         return fields_response(request, form)
-    return fields_response(request, form, editing=field.pk, edit_form=edit_form)
+    return fields_response(request, form, refused=request.method == "POST", editing=field.pk, edit_form=edit_form)
 
 
 @builder_permission_required("eventtree.change_form")
@@ -64,7 +64,9 @@ def field_delete(request: HtmxHttpRequest, slug: str, field_id: int) -> HttpResp
     return fields_response(request, form)
 
 
-def fields_response(request: HtmxHttpRequest, form: Form, **extra: Any) -> HttpResponse:
-    if not request.htmx and request.method == "POST":
+def fields_response(request: HtmxHttpRequest, form: Form, *, refused: bool = False, **extra: Any) -> HttpResponse:
+    """The fields panel; without JavaScript, a change made goes back to the form's page and a
+    change `refused` shows the whole page with its errors."""
+    if not request.htmx and request.method == "POST" and not refused:
         return redirect("builder:form", slug=form.slug)
     return editor_response(request, FORM_TEMPLATE, form_context(form, **extra), "fields")
