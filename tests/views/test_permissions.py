@@ -76,6 +76,8 @@ def test_view_record_only_sees_records_and_changes_nothing(client, objects):
     body = page.content.decode()
     assert page.status_code == 200 and "Ada" in body
     assert f"/builder/records/{record_id}/edit/" not in body and ">Cancel</button>" not in body
+    # No link leads to a page they may not see (the form's page).
+    assert 'href="/builder/forms/membership/"' not in body + listing.content.decode()
 
     allowed = {"records", "record"}
     for name, url in every_builder_url(objects):
