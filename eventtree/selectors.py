@@ -170,15 +170,17 @@ def record_runs(*, record: Record) -> list[Run]:
     )
 
 
-def submission_message(*, form: Form, record: Record) -> str:
+def submission_message(*, form: Form, record: Record | None) -> str:
     """The form's post-submission message for `record`, as plain text (the page escapes it).
+    Without a record (nothing ran, so no submission names one) the values it quotes are empty.
 
     A message that is not a valid template (it could be saved so) is logged and shown as typed:
     the post-submission page must not fail because of it.
     """
     try:
         # render_value gives a plain str, not a SafeString: |linebreaks escapes it.
-        message = render_value(form.success_message, {"record": {**record.values, "id": record.pk}})
+        values = {**record.values, "id": record.pk} if record is not None else {}
+        message = render_value(form.success_message, {"record": values})
     except Exception:  # a template error of any kind; the detail goes to the log only
         logger.exception("The post-submission message of form %s is not a valid template", form.slug)
         message = form.success_message

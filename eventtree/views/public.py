@@ -48,7 +48,8 @@ def form_submit(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 @require_GET
 def submitted_plain(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     form = selectors.form_get(slug=slug)
-    return render(request, "eventtree/submitted.html", {"form": form, "message": form.success_message})
+    message = selectors.submission_message(form=form, record=None)
+    return render(request, "eventtree/submitted.html", {"form": form, "message": message})
 
 
 @require_GET

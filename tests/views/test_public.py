@@ -244,3 +244,11 @@ def test_a_too_large_submit_is_refused_before_it_is_read(client, membership):
     assert response.status_code == 413
     assert "too large" in response.content.decode()
     assert Record.objects.count() == 0
+
+
+def test_the_page_shown_when_nothing_runs_shows_the_message_without_template_syntax(client):
+    form = form_create("plain", success_message="Thank you, {{ record.name }}! <b>Bold</b>")
+
+    page = client.get(f"/f/{form.slug}/submitted/").content.decode()
+
+    assert "Thank you, !" in page and "{{" not in page and "&lt;b&gt;Bold&lt;/b&gt;" in page
