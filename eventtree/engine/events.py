@@ -14,7 +14,7 @@ from eventtree.errors import ActionFailed
 from eventtree.engine import dispatch
 from eventtree.engine.runs import run_settle
 from eventtree.engine.context import RunContext
-from eventtree.engine.trees import tree_load, tree_problems
+from eventtree.engine.trees import tree_build, tree_load, tree_problems
 from eventtree.engine.values import coerce_value
 from eventtree.engine.walker import walk
 from eventtree.models import (
@@ -43,6 +43,9 @@ class ActiveTree:
     name: str
     mode: str
     max_attempts: int
+    # What keeps the tree from running (a node that does not validate), decided when the entry
+    # is cached, so that a submit does not validate every node again.
+    problems: tuple[str, ...] = ()
 
 
 def active_trees_cache_key(form_id: int, event: str) -> str:
@@ -55,7 +58,8 @@ ACTIVE_TREES_TIMEOUT = 300
 
 
 def active_trees(form_id: int, event: str) -> list[ActiveTree]:
-    """The active trees of (form, event), cached until a tree of the form changes.
+    """The active trees of (form, event) with their problems, cached until a tree, a node or a
+    field of the form changes (signal_handlers.py).
 
     A cache that is down is a cache miss: submits go on, reading the database.
     """
@@ -66,18 +70,29 @@ def active_trees(form_id: int, event: str) -> list[ActiveTree]:
         logger.warning("Cache unavailable; reading the active trees from the database", exc_info=True)
         trees, key = None, None
     if trees is None:
-        trees = [
-            ActiveTree(*row)
-            for row in EventTree.objects.filter(form_id=form_id, event=event, active=True)
-            .order_by("position", "id")
-            .values_list("id", "name", "mode", "max_attempts")
-        ]
+        trees = active_trees_read(form_id, event)
         if key is not None:
             try:
                 cache.set(key, trees, timeout=ACTIVE_TREES_TIMEOUT)
             except Exception:
                 logger.warning("Cache unavailable; active trees not cached", exc_info=True)
     return trees
+
+
+def active_trees_read(form_id: int, event: str) -> list[ActiveTree]:
+    """The active trees from the database, each with the problems of its nodes: three queries."""
+    rows = list(
+        EventTree.objects.filter(form_id=form_id, event=event, active=True)
+        .order_by("position", "id")
+        .values_list("id", "name", "mode", "max_attempts")
+    )
+    if not rows:
+        return []
+    field_types = dict(Field.objects.filter(form_id=form_id).values_list("name", "type"))
+    nodes: dict[int, list[Node]] = {row[0]: [] for row in rows}
+    for node in Node.objects.filter(tree_id__in=list(nodes)).order_by("position", "id"):
+        nodes[node.tree_id].append(node)
+    return [ActiveTree(*row, problems=tuple(tree_problems(tree_build(nodes[row[0]]), field_types))) for row in rows]
 
 
 def active_trees_forget(form_id: int) -> None:
@@ -109,34 +124,27 @@ def event_fire(
     if visitor and submission is None:
         submission = Submission.objects.create(form_id=record.form_id, record=record, event=event)
     runs = [
-        tree_run_start(tree, roots, record=record, event=event, submission=submission, phase=phase, depth=depth)
-        for tree, roots in trees
+        tree_run_start(tree, record=record, event=event, submission=submission, phase=phase, depth=depth)
+        for tree in trees
     ]
     return submission, runs
 
 
-def runnable_trees(form_id: int, event: str) -> list[tuple[ActiveTree, list[Node]]]:
-    """The active trees of (form, event) with their nodes, leaving out every tree that has a node
-    that does not validate (a node just added and not configured yet, a field renamed under it):
-    such a tree does not run, the submit goes on without it, and the editor shows why."""
-    trees = active_trees(form_id, event)
-    if not trees:
-        return []
-    field_types = dict(Field.objects.filter(form_id=form_id).values_list("name", "type"))
+def runnable_trees(form_id: int, event: str) -> list[ActiveTree]:
+    """The active trees of (form, event), leaving out every tree that has a node that does not
+    validate (a node just added and not configured yet, a field renamed under it): such a tree
+    does not run, the submit goes on without it, and the editor shows why."""
     runnable = []
-    for tree in trees:
-        roots = tree_load(tree.id)
-        problems = tree_problems(roots, field_types)
-        if problems:
-            logger.warning("Tree %r (%s) did not run: %s", tree.name, tree.id, "; ".join(problems))
-            continue
-        runnable.append((tree, roots))
+    for tree in active_trees(form_id, event):
+        if tree.problems:
+            logger.warning("Tree %r (%s) did not run: %s", tree.name, tree.id, "; ".join(tree.problems))
+        else:
+            runnable.append(tree)
     return runnable
 
 
 def tree_run_start(
     tree: ActiveTree,
-    roots: list[Node],
     *,
     record: Record,
     event: str,
@@ -152,7 +160,7 @@ def tree_run_start(
         dispatch.blocks_enqueue([block])
         return run
     context = RunContext(run=run, record=record, phase=phase, record_creator=record_create_and_fire)
-    walk(roots, context)
+    walk(tree_load(tree.id), context)
     Step.objects.bulk_create(context.steps)
     run_settle(run.pk)  # done now if the walk left no block to wait for
     return run

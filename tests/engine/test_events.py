@@ -7,9 +7,9 @@ from django.core.cache import cache
 from django.db import transaction
 
 from eventtree.engine import events
-from eventtree.models import Event, EventTree, Run
+from eventtree.models import Event, EventTree, Field, Form, Node, Run
 from eventtree.services.records import record_submit
-from tests.factories import action, form_create, tree_create
+from tests.factories import action, form_create, set_field, tree_create
 
 pytestmark = pytest.mark.django_db
 
@@ -52,3 +52,37 @@ def test_the_active_trees_are_forgotten_when_a_tree_change_commits_not_before(dj
                       [events.ActiveTree(tree.pk, tree.name, tree.mode, tree.max_attempts)])
 
     assert events.active_trees(form.pk, Event.SUBMITTED) == []
+
+
+def test_a_submit_with_warm_caches_validates_no_node_and_a_change_is_seen_at_the_next_submit(
+    monkeypatch, django_capture_on_commit_callbacks
+):
+    form = form_create("f", fields=[{"name": "name"}, {"name": "out", "internal": True}])
+    tree = tree_create(form, [action("log", message="x") for _ in range(5)] + [set_field("out", "ran")])
+    record_submit(form=form, values={"name": "a"})  # fills the cache
+    checked = []
+    monkeypatch.setattr(events, "tree_problems", lambda *args: checked.append(args) or [])
+
+    record, _ = record_submit(form=form, values={"name": "b"})
+
+    assert checked == [] and record.values["out"] == "ran"
+    monkeypatch.undo()
+    node = Node.objects.get(tree=tree, config__field="out")
+    with django_capture_on_commit_callbacks(execute=True):  # a builder renames the field it sets
+        node.config = {"field": "renamed", "value": "ran"}
+        node.save()
+    record, _ = record_submit(form=form, values={"name": "c"})
+    assert "out" not in record.values  # the tree no longer validates: it did not run
+    with django_capture_on_commit_callbacks(execute=True):  # the field gets that name
+        Field.objects.filter(form=form, name="out").update(name="renamed")
+        Field.objects.get(form=form, name="renamed").save()
+    record, _ = record_submit(form=form, values={"name": "d"})
+    assert record.values["renamed"] == "ran"
+
+
+def test_deleting_a_form_looks_up_no_form_per_node(django_assert_max_num_queries, django_capture_on_commit_callbacks):
+    form = form_create("f", fields=[{"name": "name"}])
+    tree_create(form, [action("log", message="x") for _ in range(40)])
+    with django_assert_max_num_queries(25):
+        with django_capture_on_commit_callbacks(execute=True):
+            Form.objects.get(pk=form.pk).delete()

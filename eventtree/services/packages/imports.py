@@ -75,8 +75,7 @@ def form_package_import(*, data: Any, replace: bool = False) -> Form:
                 filter=condition_config(tree_data["filter"]) if tree_data.get("filter") else None,
             )
             nodes_create(tree=tree, specs=tree_data.get("nodes", []))
-        # The signal handlers forget the cached active trees inside this transaction; forget
-        # them again once it commits, in case a request cached the old trees in between.
+        # Nodes are created in bulk, which sends no signal: forget the cached trees on commit.
         form_id = form.pk
         transaction.on_commit(lambda: active_trees_forget(form_id))
     return form
