@@ -61,7 +61,7 @@ def walk(nodes: list[Node], context: RunContext) -> None:
             )
             if holds:
                 walk(node.child_nodes, context)
-        elif node.kind in (NodeKind.BACKGROUND, NodeKind.DELAY):
+        elif node.kind in kind_registry and kind_registry.get(node.kind).runs_later:
             block_defer(node, context)
         else:
             raise NodeFailure(node, f"Unknown node kind {node.kind!r}")

@@ -21,7 +21,6 @@ class ActionKind(BaseKind):
     label = "Action"
     icon = "▶"
     description = "Does one thing, now or in the block it belongs to."
-    children_port = "error"
     package_keys = ("action", "config")
 
     def config_form(self, node: Node, fields: list[Field], data: Any = None) -> forms.Form:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any, ClassVar, NamedTuple, Protocol
 
 from django import forms
@@ -54,9 +55,8 @@ class BaseKind:
 
     - `key`: the `NodeKind` value stored in `Node.kind` and written as `"kind"` in packages;
     - `label`, `icon`, `description`: how the editor shows it;
-    - `takes_children`: whether its nodes may have children, and `children_port`, what those are
-      (`"error"` for an action: its children run when it fails);
     - `runs_later`: its children run in a block after the commit (Background, Delay), not now;
+      such a kind says when in `due_at`;
     - `package_keys`: the keys of its config in a package node, besides kind, label and children;
     - `default_config`: the config of a node just added in the editor;
 
@@ -68,8 +68,6 @@ class BaseKind:
     label: ClassVar[str]
     icon: ClassVar[str] = "•"
     description: ClassVar[str] = ""
-    takes_children: ClassVar[bool] = True
-    children_port: ClassVar[str] = "children"
     runs_later: ClassVar[bool] = False
     package_keys: ClassVar[tuple[str, ...]] = ()
     default_config: ClassVar[dict[str, Any]] = {}
@@ -104,6 +102,12 @@ class BaseKind:
     def phase(self, config: dict[str, Any]) -> tuple[str, str] | None:
         """When its children run, as (key, words), for a kind whose children run later."""
         return None
+
+    @staticmethod
+    def due_at(config: dict[str, Any], values: dict[str, Any], now: datetime) -> tuple[datetime | None, str]:
+        """For a kind that `runs_later`: when its block is due for a record with `values`, or
+        None with the reason when it never can be."""
+        raise NotImplementedError
 
     # The form package ----------------------------------------------------------------------
 

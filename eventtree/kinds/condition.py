@@ -46,7 +46,6 @@ class ConditionKind(BaseKind):
     label = "Condition"
     icon = "?"
     description = "Runs its children only if a test on the record holds."
-    children_port = "then"
     package_keys = CONDITION_KEYS
     default_config = {"field": "", "op": "eq", "value": ""}
 

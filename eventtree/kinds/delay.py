@@ -62,7 +62,7 @@ class DelayForm(forms.Form):
 class DelayKind(BaseKind):
     key = NodeKind.DELAY
     label = "Delay"
-    icon = "⏱"
+    icon = "◷"
     description = "Runs its children in a worker once a duration has passed, or at a moment set by a date field."
     runs_later = True
     package_keys = ("seconds", "field", "offset_seconds")

@@ -48,10 +48,6 @@ class NodeKind(models.TextChoices):
     DELAY = "delay", "Delay"  # children run in a worker once the delay has passed
     CONDITION = "condition", "Condition"  # children run only if the test holds
 
-    @property
-    def is_async(self) -> bool:
-        return self in (NodeKind.BACKGROUND, NodeKind.DELAY)
-
 
 class Node(models.Model):
     """One element of a tree.

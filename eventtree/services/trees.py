@@ -63,8 +63,6 @@ def node_add(
     with transaction.atomic():
         tree_locked(tree.pk)
         parent = node_of_tree(tree, parent_id) if parent_id else None
-        if parent is not None and not kind_registry.get(parent.kind).takes_children:
-            raise TreeEditError(f"A {parent.kind} node takes no children.")
         siblings = list(Node.objects.filter(tree=tree, parent=parent).order_by("position", "id"))
         node = Node(
             tree=tree,
@@ -124,8 +122,6 @@ def node_move(*, node: Node, parent_id: int | None, index: int) -> Node:
                 if ancestor == node.pk:
                     raise TreeEditError("A node cannot move under itself or its own descendants.")
                 ancestor = nodes[ancestor].parent_id
-            if not kind_registry.get(nodes[parent_id].kind).takes_children:
-                raise TreeEditError(f"A {nodes[parent_id].kind} node takes no children.")
         old_parent_id = node.parent_id
         siblings = sorted(
             (item for item in nodes.values() if item.parent_id == parent_id and item.pk != node.pk),

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from eventtree import selectors
 from eventtree.actions.registry import registry
 from eventtree.inputs.builder import LabelForm, node_config_clean, node_config_form
+from eventtree.kinds import kind_registry
 from eventtree.models import Field, Node, NodeKind
 from eventtree.permissions import builder_permission_required
 from eventtree.services import trees as tree_services
@@ -32,7 +33,7 @@ def node_add(request: HtmxHttpRequest, tree_id: int) -> HttpResponse:
     if request.method == "GET":  # the menu of kinds and action types
         return editor_response(request, "eventtree/builder/add_menu.html", {
             "tree": tree, "parent_id": parent_id, "index": index,
-            "actions": list(registry), "kinds": [NodeKind.BACKGROUND, NodeKind.DELAY, NodeKind.CONDITION],
+            "actions": list(registry), "kinds": [kind for kind in kind_registry if kind.key != NodeKind.ACTION],
         }, "menu")
     kind, _, action = request.POST.get("choice", "").partition(":")
     try:
