@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 from django import forms
 
 from eventtree.actions.base import BaseAction, TemplateField, TemplateMappingField
-from eventtree.errors import ActionFailed
 from eventtree.engine.values import coerce_value
 from eventtree.models.forms import identifier_validator
 

@@ -23,7 +23,6 @@ FALSE_WORDS = {"0", "false", "no", "off", "n", "f", ""}
 # Names a field cannot take: the public form's CSRF token (a field of that name makes every
 # submit fail), and the keys that templates add to `record` next to the field values.
 RESERVED_FIELD_NAMES = frozenset({"csrfmiddlewaretoken", "id", "created_at"})
-TEXT_TYPES = (FieldType.TEXT, FieldType.TEXTAREA, FieldType.EMAIL, FieldType.CHOICE)
 
 
 def to_json_value(value: Any) -> Any:
@@ -68,28 +67,48 @@ def field_default_clean(field_type: str, value: Any) -> Any:
     """The default a field of `field_type` stores for `value`, or ValueError saying why not.
 
     `value` is what the builder typed (text) or what a package holds (JSON). None and empty text
-    mean no default (None). Numbers must be finite; checkboxes take true/false or yes/no words;
-    dates and datetimes must be ISO text; the other types take text.
+    mean no default (None). Text follows the rules of `text_value_parse`; a date or datetime
+    default keeps the text that was typed.
     """
     if value is None or (isinstance(value, str) and value.strip() == ""):
         return None
-    if field_type == FieldType.NUMBER:
-        return number_clean(value)
-    if field_type == FieldType.CHECKBOX:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.strip().lower() in TRUE_WORDS:
-            return True
-        if isinstance(value, str) and value.strip().lower() in FALSE_WORDS:
-            return False
-        raise ValueError(f"expected true or false, not {value!r}")
     if not isinstance(value, str):
+        if field_type == FieldType.NUMBER:
+            return number_clean(value)
+        if field_type == FieldType.CHECKBOX:
+            if isinstance(value, bool):
+                return value
+            raise ValueError(f"expected true or false, not {value!r}")
         raise ValueError(f"expected a string for a {field_type} field")
-    if field_type == FieldType.DATE and parse_date_or_none(value.strip()) is None:
-        raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)")
-    if field_type == FieldType.DATETIME and parse_datetime_or_none(value.strip()) is None:
-        raise ValueError(f"{value!r} is not a date and time (YYYY-MM-DDTHH:MM)")
-    return value.strip() if field_type in (FieldType.DATE, FieldType.DATETIME) else value
+    parsed = text_value_parse(field_type, value.strip())
+    if isinstance(parsed, dt.date):
+        return value.strip()
+    return parsed if field_type in (FieldType.NUMBER, FieldType.CHECKBOX) else value
+
+
+def text_value_parse(field_type: str, text: str) -> Any:
+    """Non-empty, stripped `text` as a value of `field_type`: a finite number, true or false, a
+    date or datetime, or the text itself; ValueError saying why not. The one set of rules for
+    what a builder types as a default and what a template renders into a field."""
+    if field_type == FieldType.NUMBER:
+        return number_clean(text)
+    if field_type == FieldType.CHECKBOX:
+        if text.lower() in TRUE_WORDS:
+            return True
+        if text.lower() in FALSE_WORDS:
+            return False
+        raise ValueError(f"expected true or false, not {text!r}")
+    if field_type == FieldType.DATE:
+        day = parse_date_or_none(text)
+        if day is None:
+            raise ValueError(f"{text!r} is not a date (YYYY-MM-DD)")
+        return day
+    if field_type == FieldType.DATETIME:
+        moment = parse_datetime_or_none(text)
+        if moment is None:
+            raise ValueError(f"{text!r} is not a date and time (YYYY-MM-DDTHH:MM)")
+        return moment
+    return text
 
 
 def parse_date_or_none(text: str) -> dt.date | None:
@@ -106,36 +125,22 @@ def parse_datetime_or_none(text: str) -> dt.datetime | None:
         return None
 
 
-def coerce_value(field: Field, raw: Any) -> Any:
-    """Convert a rendered template to the type of `field`, or raise ActionFailed."""
-    text = raw.strip() if isinstance(raw, str) else raw
+def coerce_value(field: Field, raw: str) -> Any:
+    """Convert a rendered template to the type of `field`, or raise ActionFailed. Empty text is
+    no number (None), false for a checkbox, and itself for the other types."""
+    text = raw.strip()
+    if not text:
+        return {FieldType.NUMBER: None, FieldType.CHECKBOX: False}.get(field.type, raw)
     try:
-        if field.type == FieldType.NUMBER:
-            return None if text == "" or text is None else number_clean(text)
-        if not isinstance(raw, str):
-            return to_json_value(raw)
-        if field.type == FieldType.CHECKBOX:
-            if text.lower() in TRUE_WORDS:
-                return True
-            if text.lower() in FALSE_WORDS:
-                return False
-            raise ValueError(text)
-        if field.type == FieldType.DATE and text:
-            parsed = parse_date_or_none(text)
-            if parsed is None:
-                raise ValueError(text)
-            return parsed.isoformat()
-        if field.type == FieldType.DATETIME and text:
-            parsed = parse_datetime_or_none(text)
-            if parsed is None:
-                raise ValueError(text)
-            return parsed.isoformat()
+        parsed = text_value_parse(field.type, text)
     except ValueError:
         raise ActionFailed(
             f"{text!r} is not a valid {field.get_type_display().lower()} for field {field.name!r}"
             + (" (a finite number)" if field.type == FieldType.NUMBER else "")
         ) from None
-    return raw
+    if isinstance(parsed, dt.date):  # a datetime is a date too
+        return parsed.isoformat()
+    return parsed if field.type in (FieldType.NUMBER, FieldType.CHECKBOX) else raw
 
 
 def value_as_moment(value: Any) -> dt.datetime | None:

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from eventtree.kinds.delay import MAX_DELAY_SECONDS, DelayKind
+from eventtree.kinds.delay import DelayKind
 
 NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.timezone.utc)
 

@@ -92,7 +92,7 @@ def test_builder_pages_escape_names_labels_and_values(root, hostile_form):
     tree = hostile_form.trees.get()
     for url in ("/builder/", "/builder/forms/hostile/", f"/builder/trees/{tree.pk}/",
                 "/builder/forms/hostile/records/", f"/builder/records/{record.pk}/",
-                f"/admin/eventtree/record/{record.pk}/change/", f"/admin/eventtree/field/"):
+                f"/admin/eventtree/record/{record.pk}/change/", "/admin/eventtree/field/"):
         assert_escaped(root.get(url).content.decode().replace(f'value="{ESCAPED}"', ""))
 
 
