@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.template import TemplateSyntaxError
 from django.utils.text import slugify
 
-from eventtree.engine.templating import compile_template
+from eventtree.actions.base import TemplateField
 from eventtree.engine.values import field_default_clean, field_name_problem
 from eventtree.kinds import kind_registry
 from eventtree.kinds.base import EmptyConfigForm
@@ -41,6 +40,13 @@ class CommaListField(forms.CharField):
 
 
 class FormSettingsForm(forms.ModelForm):
+    # A template, checked here as on import: a message that does not compile would fail every
+    # status page.
+    success_message = TemplateField(
+        label="Post-submission message",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=Form._meta.get_field("success_message").help_text,
+    )
     completion_flags = CommaListField(
         required=False,
         help_text="Flags that mean 'complete', comma-separated. Empty: when every background block finished.",
@@ -51,17 +57,7 @@ class FormSettingsForm(forms.ModelForm):
         fields = ["name", "slug", "description", "success_message", "login_required", "completion_flags"]
         widgets = {
             "description": forms.Textarea(attrs={"rows": 2}),
-            "success_message": forms.Textarea(attrs={"rows": 3}),
         }
-
-    def clean_success_message(self) -> str:
-        # Checked here, as on import: a message that does not compile breaks every status page.
-        message = self.cleaned_data["success_message"]
-        try:
-            compile_template(message, html=True)
-        except TemplateSyntaxError as exc:
-            raise forms.ValidationError(f"Template error: {exc}") from exc
-        return message
 
 
 class FieldForm(forms.ModelForm):

@@ -98,7 +98,7 @@ def form_check(check: PackageCheck, data: dict[str, Any]) -> None:
     message = data.get("success_message", "")
     if text_check(check, "form.success_message", message):
         try:
-            compile_template(message, html=True)
+            compile_template(message)  # rendered as a value template, to text
         except TemplateSyntaxError as exc:
             check.add("form.success_message", f"template error: {exc}")
     boolean_check(check, "form.login_required", data.get("login_required", False))
