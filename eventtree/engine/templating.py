@@ -13,6 +13,7 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
+import nh3
 from django.template import Context, Engine, Library, Template, defaultfilters, defaulttags
 
 ALLOWED_TAGS = (
@@ -74,5 +75,8 @@ def render_value(text: str, context: dict[str, Any]) -> str:
 
 
 def render_html(text: str, context: dict[str, Any]) -> str:
-    """Render a template whose output goes into HTML, with autoescaping on."""
-    return compile_template(text, html=True).render(Context(template_data(context), autoescape=True))
+    """Render a template whose output goes into HTML (an email's HTML part): the values are
+    escaped, and the builder's own markup is cleaned by nh3 of anything that runs or loads
+    (scripts, event handlers, `javascript:` links), keeping the formatting."""
+    html = compile_template(text, html=True).render(Context(template_data(context), autoescape=True))
+    return nh3.clean(html)

@@ -263,3 +263,19 @@ def test_recipients_split_only_at_the_commas_between_templates():
     send_email = registry.get("send_email")
     assert send_email.config_errors({"to": '{{ record.a|default:"x,y" }}, b@example.com', "subject": "s", "body": "b"}) == []
     assert send_email.config_errors({"to": "{% if record.a %}a@x.com,b@x.com{% endif %}", "subject": "s", "body": "b"})
+
+
+def test_the_html_of_an_email_keeps_the_builders_formatting_but_nothing_that_runs(submit):
+    # Fails on the old code, which sent the builder's markup as it was typed.
+    form = form_create("mail", fields=[{"name": "email", "type": "email"}])
+    tree_create(form, [action("send_email", to="{{ record.email }}", subject="Hi", html=True, body=(
+        '<p onclick="steal()">Hello <b>{{ record.email }}</b></p><script>steal()</script>'
+        '<a href="javascript:steal()">here</a>'))])
+    from eventtree.tasks import deliver_outbox
+
+    submit(form, email="ada@example.com")
+    deliver_outbox(OutboxMessage.objects.get().pk)
+
+    html = mail.outbox[0].alternatives[0][0]
+    assert "<b>ada@example.com</b>" in html and "<p>" in html
+    assert "steal" not in html
