@@ -6,53 +6,24 @@ Kinds are registered in `EventTreeConfig.ready()`; tests build their own `KindRe
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+
 from eventtree.kinds.base import BaseKind, Node
+from eventtree.registries import AlreadyRegistered, Registry
 
-KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,15}$")
-
-
-class AlreadyRegistered(Exception):
-    pass
+__all__ = ["AlreadyRegistered", "KindRegistry", "UnknownKind", "kind_registry", "node_label", "node_problems"]
 
 
 class UnknownKind(LookupError):
     pass
 
 
-class KindRegistry:
+class KindRegistry(Registry[BaseKind]):
     """Node kinds by key, in the order they were registered."""
 
-    def __init__(self) -> None:
-        self._kinds: dict[str, BaseKind] = {}
-
-    def register(self, kind_class: type[BaseKind]) -> type[BaseKind]:
-        if not (isinstance(kind_class, type) and issubclass(kind_class, BaseKind)):
-            raise TypeError(f"{kind_class!r} is not a subclass of BaseKind")
-        key = getattr(kind_class, "key", None)
-        if not isinstance(key, str) or not KEY_PATTERN.match(key):
-            raise ValueError(f"{kind_class.__name__}.key must be a lower-case identifier of at most 16 characters")
-        if not getattr(kind_class, "label", None):
-            raise ValueError(f"{kind_class.__name__} needs a label")
-        if key in self._kinds:
-            raise AlreadyRegistered(f"A node kind with key {key!r} is already registered")
-        self._kinds[str(key)] = kind_class()
-        return kind_class
-
-    def get(self, key: str) -> BaseKind:
-        try:
-            return self._kinds[key]
-        except KeyError:
-            raise UnknownKind(f"Unknown node kind {key!r}") from None
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._kinds
-
-    def __iter__(self) -> Iterator[BaseKind]:
-        return iter(list(self._kinds.values()))
-
-    def keys(self) -> list[str]:
-        return list(self._kinds)
+    base = BaseKind
+    key_pattern = re.compile(r"^[a-z][a-z0-9_]{0,15}$")
+    noun = "node kind"
+    unknown = UnknownKind
 
 
 kind_registry = KindRegistry()
