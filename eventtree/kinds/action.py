@@ -55,12 +55,8 @@ class ActionKind(BaseKind):
     def display_label(self, node: Node) -> str:
         return node.action.replace("_", " ").capitalize()
 
-    def package_node(self, node: Node) -> dict[str, Any]:
-        data: dict[str, Any] = {"kind": str(self.key), "action": node.action}
-        if node.label:
-            data["label"] = node.label
-        data.update(self.package_attributes(node.config or {}))
-        return data
+    def package_type(self, node: Node) -> dict[str, Any]:
+        return {"action": node.action}
 
     def package_attributes(self, config: dict[str, Any]) -> dict[str, Any]:
         return {"config": dict(config)}

@@ -113,11 +113,15 @@ class BaseKind:
 
     def package_node(self, node: Node) -> dict[str, Any]:
         """The node as a package writes it, without its children."""
-        data: dict[str, Any] = {"kind": str(self.key)}
+        data: dict[str, Any] = {"kind": str(self.key), **self.package_type(node)}
         if node.label:
             data["label"] = node.label
         data.update(self.package_attributes(node.config or {}))
         return data
+
+    def package_type(self, node: Node) -> dict[str, Any]:
+        """What a package writes right after the kind, naming the node's type (an action's)."""
+        return {}
 
     def package_attributes(self, config: dict[str, Any]) -> dict[str, Any]:
         """The keys a package writes for a stored `config`."""
