@@ -18,14 +18,18 @@ from django.http import HttpRequest, HttpResponse
 View = Callable[..., HttpResponse]
 
 
-def permission_check(user: AbstractBaseUser | AnonymousUser, perm: str) -> None:
-    """Raise PermissionDenied (403) unless `user` holds `perm` ("eventtree.change_form")."""
-    if not user.has_perm(perm):
+def permission_check(user: AbstractBaseUser | AnonymousUser, perm: str | tuple[str, ...]) -> None:
+    """Raise PermissionDenied (403) unless `user` holds `perm` ("eventtree.change_form"), or one
+    of several."""
+    if not any(user.has_perm(name) for name in ((perm,) if isinstance(perm, str) else perm)):
         raise PermissionDenied
 
 
-def builder_permission_required(perm: str, *, on_post: str | None = None) -> Callable[[View], View]:
-    """A staff view that needs `perm`; `on_post` replaces it for POST (a page that shows and saves).
+def builder_permission_required(
+    perm: str | tuple[str, ...], *, on_post: str | None = None
+) -> Callable[[View], View]:
+    """A staff view that needs `perm` (or one of a tuple); `on_post` replaces it for POST (a page
+    that shows and saves).
 
     Put it outermost, so that the permission is checked before the method or the object.
     """

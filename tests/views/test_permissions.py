@@ -79,7 +79,12 @@ def test_view_record_only_sees_records_and_changes_nothing(client, objects):
     # No link leads to a page they may not see (the form's page).
     assert 'href="/builder/forms/membership/"' not in body + listing.content.decode()
 
-    allowed = {"records", "record"}
+    forms = client.get("/builder/").content.decode()  # the way to each form's records
+    assert 'href="/builder/forms/membership/records/"' in forms
+    assert 'href="/builder/forms/membership/"' not in forms and "Create form" not in forms
+    assert client.post("/builder/", {"name": "New", "slug": "new"}).status_code == 403
+
+    allowed = {"records", "record", "forms"}
     for name, url in every_builder_url(objects):
         if name in allowed:
             continue
@@ -99,10 +104,10 @@ def test_superuser_reaches_every_builder_url(client, django_user_model, objects)
 
 
 def test_each_action_needs_its_own_permission(client, objects):
-    """The permission a view needs, and only that one, lets the request through."""
+    """The permission a view needs (or one of those it takes), and only that, lets the request through."""
     node_id, field_id, tree_id = objects["node_id"], objects["field_id"], objects["tree_id"]
     cases = [
-        ("get", "/builder/", "eventtree.view_form"),
+        ("get", "/builder/", ("eventtree.view_form", "eventtree.view_record")),  # the way to records too
         ("post", "/builder/", "eventtree.add_form"),
         ("get", "/builder/forms/membership/", "eventtree.view_form"),
         ("post", "/builder/forms/membership/", "eventtree.change_form"),
@@ -121,16 +126,18 @@ def test_each_action_needs_its_own_permission(client, objects):
         ("post", f"/builder/records/{objects['record_id']}/edit/", "eventtree.change_record"),
         ("post", f"/builder/blocks/{objects['block_id']}/cancel/", "eventtree.change_block"),
     ]
-    for number, (method, url, perm) in enumerate(cases):
+    for number, (method, url, perms) in enumerate(cases):
+        perms = (perms,) if isinstance(perms, str) else perms
         others = [p for p in ("eventtree.view_form", "eventtree.view_eventtree", "eventtree.view_record",
                               "eventtree.add_form", "eventtree.change_form", "eventtree.change_eventtree")
-                  if p != perm]
+                  if p not in perms]
         without = Client()
         without.force_login(staff_create(f"without{number}", *others))
-        assert request_and_roll_back(without, method, url).status_code == 403, (url, perm)
-        holder = Client()
-        holder.force_login(staff_create(f"holder{number}", perm))
-        assert request_and_roll_back(holder, method, url).status_code != 403, (url, perm)
+        assert request_and_roll_back(without, method, url).status_code == 403, (url, perms)
+        for index, perm in enumerate(perms):
+            holder = Client()
+            holder.force_login(staff_create(f"holder{number}-{index}", perm))
+            assert request_and_roll_back(holder, method, url).status_code != 403, (url, perm)
 
 
 def test_import_with_replace_needs_change_form_too(client, objects):

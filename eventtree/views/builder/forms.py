@@ -30,7 +30,8 @@ FORM_TEMPLATE = "eventtree/builder/form.html"
 PACKAGE_MAX_BYTES = 5 * 1024 * 1024
 
 
-@builder_permission_required("eventtree.view_form", on_post="eventtree.add_form")
+# Also the way to the records of each form, for staff who may see records but not forms.
+@builder_permission_required(("eventtree.view_form", "eventtree.view_record"), on_post="eventtree.add_form")
 @require_http_methods(["GET", "POST"])
 def form_list(request: HtmxHttpRequest) -> HttpResponse:
     create_form = FormCreateForm(request.POST or None)
