@@ -25,6 +25,10 @@ class RunContext:
     block can still write the history of its failed attempt. Inside a block, the outbox messages
     written are collected too (`outbox_ids`): the block's runner delivers them after its commit.
     This module imports no action: actions see the engine only through this class.
+
+    A test run (`dry_run`, DESIGN §3.9) creates no block: the Background and Delay nodes the walk
+    reaches are collected in `deferred` for its caller to walk next, and side effects are only
+    described (`dry_outbox`), never written to the outbox.
     """
 
     run: Run
@@ -36,6 +40,9 @@ class RunContext:
     node: Node | None = None  # the node being executed
     steps: list[Step] = field(default_factory=list)
     outbox_ids: list[int] = field(default_factory=list)
+    dry_run: bool = False
+    deferred: list[Node] = field(default_factory=list)
+    dry_outbox: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)
     _flags: dict[str, bool] | None = None
     _fields: dict[str, Field] | None = None
 
@@ -86,7 +93,13 @@ class RunContext:
         Progress.objects.update_or_create(run=self.run, name=name, defaults=values)
 
     def outbox_add(self, *, kind: str, node: Node, payload: dict[str, Any]) -> OutboxMessage:
-        """Write a side effect to perform once this transaction commits, once per step and attempt."""
+        """Write a side effect to perform once this transaction commits, once per step and attempt.
+
+        In a test run nothing is written: the message is kept in `dry_outbox`, unsaved.
+        """
+        if self.dry_run:
+            self.dry_outbox.append((node.pk, kind, payload))
+            return OutboxMessage(run=self.run, kind=kind, payload=payload)
         block_part = f"b{self.block.pk}" if self.block else "sync"
         key = f"r{self.run.pk}:{block_part}:n{node.pk}:a{self.attempt}"
         message, created = OutboxMessage.objects.get_or_create(

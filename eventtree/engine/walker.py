@@ -104,10 +104,19 @@ def action_execute(node: Node, context: RunContext) -> None:
     walk(error_port, context)
 
 
-def block_defer(node: Node, context: RunContext) -> Block:
-    """Create the pending block of a Background or Delay node, dispatched on commit."""
+def block_defer(node: Node, context: RunContext) -> Block | None:
+    """Create the pending block of a Background or Delay node, dispatched on commit.
+
+    In a test run no block is made: the node goes to `context.deferred`, for the caller to walk.
+    """
     started_at = timezone.now()
     due_at, note = due_time(node, context)
+    if context.dry_run:
+        if due_at:
+            context.deferred.append(node)
+        context.step_add(node, label=node_label(node), status=StepStatus.DEFERRED, started_at=started_at,
+                         output=note or f"would run at {timezone.localtime(due_at):%Y-%m-%d %H:%M:%S %Z}")
+        return None
     block = Block.objects.create(
         run=context.run,
         node=node,
