@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 
 import pytest
 
 from eventtree.models import Record
-from tests.factories import REFERENCE_FIELDS, form_create, set_field, tree_create
+from tests.factories import REFERENCE_FIELDS, action, form_create, set_field, tree_create
 
 pytestmark = pytest.mark.django_db
 
@@ -155,3 +156,62 @@ def test_only_changed_fields_reach_the_updated_trees(root, django_capture_on_com
         root.post(f"/builder/records/{record.pk}/edit/", data)
     record.refresh_from_db()
     assert record.values["field_c"] == "Ada L./B"
+
+
+def runs_shown(page: str) -> list[str]:
+    """The text of each run on the record page, newest first."""
+    return [re.sub(r"<[^>]+>|\s+", " ", part).strip() for part in page.split('<div class="run')[1:]]
+
+
+def test_an_edit_that_starts_runs_stays_in_the_builder_and_marks_its_runs(root, django_capture_on_commit_callbacks):
+    # Fails on the old code: staff were sent to the visitor's post-submission page.
+    form = form_create("membership", fields=[{"name": "name", "label": "Full <name>"}, {"name": "email"},
+                                             {"name": "field_a", "internal": True}])
+    tree_create(form, [set_field("field_a", "{{ record.name }}")], name="Copy the name", event="updated")
+    tree_create(form, [action("log", message="updated")], name="Log it", event="updated")
+    record = Record.objects.create(form=form, values={"name": "Ada", "email": "ada@example.com"})
+    data = shown_form(root, record)
+    data["name"] = "Ada L."
+    with django_capture_on_commit_callbacks(execute=True):
+        root.post(f"/builder/records/{record.pk}/edit/", data)
+    data = shown_form(root, record)
+    data["email"] = "ada@example.org"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = root.post(f"/builder/records/{record.pk}/edit/", data, follow=True)
+
+    assert response.redirect_chain[-1][0].startswith(f"/builder/records/{record.pk}/")
+    page = response.content.decode()
+    assert "Saved Email. The edit started 2 runs: they are listed below." in page
+    runs = runs_shown(page)
+    assert len(runs) == 4
+    assert ["started by this edit" in run for run in runs] == [True, True, False, False]
+
+
+def test_the_message_names_the_changed_fields_escaped_and_an_edit_without_trees_starts_none(root):
+    form = form_create("membership", fields=[{"name": "name", "label": "Full <name>"}, {"name": "email"}])
+    record = Record.objects.create(form=form, values={"name": "Ada", "email": "ada@example.com"})
+    data = shown_form(root, record)
+    data.update({"name": "Ada L.", "email": "ada@example.org"})
+
+    page = root.post(f"/builder/records/{record.pk}/edit/", data, follow=True).content.decode()
+
+    assert "Saved Full &lt;name&gt; and Email. No tree ran." in page
+    assert "started by this edit" not in page
+
+
+def test_a_refused_edit_keeps_the_form_with_the_message(root):
+    form = form_create("membership", fields=[{"name": "name"}])
+    tree_create(form, [action("fail", message="Not now, {{ record.name }}.")], name="Refuse", event="updated")
+    record = Record.objects.create(form=form, values={"name": "Ada"})
+    data = shown_form(root, record)
+    data["name"] = "Ada L."
+
+    response = root.post(f"/builder/records/{record.pk}/edit/", data)
+
+    assert response.status_code == 200
+    parser = FormData()
+    parser.feed(response.content.decode())
+    assert "Not now, Ada L.." in response.content.decode() and parser.data["name"] == "Ada L."
+    record.refresh_from_db()
+    assert record.values == {"name": "Ada"}

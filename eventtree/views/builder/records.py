@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.text import get_text_list
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from eventtree import selectors
@@ -49,7 +50,7 @@ def record_detail(request: HtmxHttpRequest, record_id: int) -> HttpResponse:
     extra = [(name, value) for name, value in record.values.items() if name not in known]
     return render(request, "eventtree/builder/record.html", {
         "form": record.form, "record": record, "values": values, "extra_values": extra,
-        "runs": selectors.record_runs(record=record),
+        "runs": selectors.record_runs(record=record), "edit": edit_submission(request),
     })
 
 
@@ -66,18 +67,30 @@ def record_edit(request: HtmxHttpRequest, record_id: int) -> HttpResponse:
         track_changes=True,
     )
     if request.method == "POST" and record_form.is_valid():
+        changed = record_form.changed_record_values()
         try:
-            submission = record_update(record=record, values=record_form.changed_record_values())
+            submission = record_update(record=record, values=changed)
         except SubmissionRefused as refusal:
             record_form.add_error(None, refusal.message)
         else:
-            if submission is not None:
-                return redirect("eventtree:submission", slug=record.form.slug, token=submission.token)
-            messages.success(request, "Saved.")
-            return redirect("builder:record", record_id=record.pk)
+            started = submission.runs.filter(record=record).count() if submission else 0
+            messages.success(request, saved_message([f for f in fields if f.name in changed], started))
+            query = f"?edit={submission.pk}" if submission else ""
+            return redirect(reverse("builder:record", args=[record.pk]) + query)
     return render(request, "eventtree/builder/record_edit.html", {
         "form": record.form, "record": record, "record_form": record_form,
     })
+
+
+def saved_message(changed: list[Field], started: int) -> str:
+    """What an edit saved and how many runs of the record it started (the record page marks them)."""
+    labels = [field.display_label for field in changed]
+    saved = f"Saved {get_text_list(labels, 'and')}." if labels else "Saved: no value changed."
+    if not started:
+        return f"{saved} No tree ran."
+    if started == 1:
+        return f"{saved} The edit started 1 run: it is listed below."
+    return f"{saved} The edit started {started} runs: they are listed below."
 
 
 @builder_permission_required("eventtree.change_block")
@@ -93,6 +106,12 @@ def block_action(request: HtmxHttpRequest, block_id: int, action: str) -> HttpRe
     else:
         messages.success(request, f"Block “{block.label or block.pk}” {done}.")
     return leave_to(request, reverse("builder:record", args=[block.run.record_id]))
+
+
+def edit_submission(request: HtmxHttpRequest) -> int | None:
+    """The submission of the edit that led here (`?edit=`): its runs are marked on the page."""
+    edit = request.GET.get("edit", "")
+    return int(edit) if edit.isdigit() else None
 
 
 def initial_values(fields: list[Field], values: dict[str, Any]) -> dict[str, Any]:
