@@ -346,9 +346,9 @@ def test_existing_slug_is_refused_without_replace() -> None:
     with pytest.raises(PackageInvalid) as refused:
         form_package_import(data=demo_package("membership"))
 
-    assert refused.value.problems == [
-        "form.slug: a form with slug 'membership' already exists (use --replace)"
-    ]
+    # Worded without a command-line flag: the command and the builder each say how to go on.
+    assert refused.value.problems == ["form.slug: a form with slug 'membership' already exists"]
+    assert refused.value.slug_taken == "membership"
     assert model_counts() == before
 
 
@@ -462,3 +462,65 @@ def test_defaults_are_read_with_the_rules_of_the_builder() -> None:
     form = form_package_import(data=package)
 
     assert dict(form.fields.values_list("name", "default")) == {"n": 2.5, "b": True}
+
+
+# Import as a copy (issue 9): a new slug and name, applied once the package validates.
+
+
+@pytest.mark.django_db
+def test_a_package_imports_as_a_copy_next_to_its_original() -> None:
+    original = form_package_import(data=demo_package("membership"))
+    Record.objects.create(form=original, values={"name": "Ada"})
+
+    copied = form_package_import(data=demo_package("membership"), slug="membership-copy", name="Membership (copy)")
+
+    assert (copied.slug, copied.name) == ("membership-copy", "Membership (copy)")
+    assert copied.pk != original.pk and original.records.count() == 1 and copied.records.count() == 0
+    expected = demo_package("membership")
+    expected["form"].update(slug="membership-copy", name="Membership (copy)")
+    assert form_package_export(form=copied) == expected
+    assert form_package_export(form=Form.objects.get(pk=original.pk)) == demo_package("membership")
+
+
+@pytest.mark.django_db
+def test_a_new_name_alone_keeps_the_slug_and_a_taken_new_slug_is_refused() -> None:
+    form_package_import(data=demo_package("membership"), name="Members")
+    assert Form.objects.get(slug="membership").name == "Members"
+    form_package_import(data=demo_package("membership"), slug="copy")
+    before = model_counts()
+
+    with pytest.raises(PackageInvalid) as refused:
+        form_package_import(data=demo_package("membership"), slug="copy")
+
+    assert refused.value.problems == ["slug: a form with slug 'copy' already exists"]
+    assert refused.value.slug_taken == "copy"
+    assert model_counts() == before
+    replaced = form_package_import(data=demo_package("membership"), slug="copy", name="Copy", replace=True)
+    assert (replaced.slug, replaced.name, Form.objects.count()) == ("copy", "Copy", 2)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("slug", "name", "problem"), [
+    ("a copy", None, "slug: 'a copy' is not a valid slug (letters, digits, - and _)"),
+    ("x" * 101, None, "slug: longer than 100 characters"),
+    ("", None, "slug: required, a string"),
+    (None, "  ", "name: must not be empty"),
+    (None, "x" * 201, "name: longer than 200 characters"),
+])
+def test_a_new_slug_or_name_is_checked_like_the_form_settings(slug: str | None, name: str | None, problem: str) -> None:
+    with pytest.raises(PackageInvalid) as refused:
+        form_package_import(data=demo_package("membership"), slug=slug, name=name)
+
+    assert refused.value.problems == [problem] and refused.value.slug_taken is None
+    assert Form.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_an_invalid_package_is_refused_for_its_own_problems_whatever_the_new_slug() -> None:
+    package = demo_package("membership")
+    package["form"]["slug"] = "not a slug"
+
+    with pytest.raises(PackageInvalid) as refused:
+        form_package_import(data=package, slug="fine", name="Fine")
+
+    assert refused.value.problems == ["form.slug: 'not a slug' is not a valid slug (letters, digits, - and _)"]

@@ -34,8 +34,9 @@ class Command(BaseCommand):
         try:
             form = form_package_import(data=form_package_load(text), replace=replace)
         except PackageInvalid as exc:
+            hint = " (use --replace)" if exc.slug_taken else ""
             for problem in exc.problems:
-                self.stderr.write(problem)
+                self.stderr.write(problem + hint)
             count = len(exc.problems)
             raise CommandError(
                 f"{file}: nothing imported, {count} problem{'s' if count != 1 else ''}."

@@ -14,7 +14,11 @@ from eventtree.kinds.base import json_copy
 from eventtree.kinds.condition import condition_config
 from eventtree.models import Event, EventTree, Field, Form, Node, RunMode
 from eventtree.services.packages.format import FIELD_DEFAULTS, FORM_DEFAULTS
-from eventtree.services.packages.validation import PackageInvalid, form_package_validate
+from eventtree.services.packages.validation import (
+    PackageInvalid,
+    form_overrides_validate,
+    form_package_validate,
+)
 
 
 def form_package_load(text: str) -> Any:
@@ -37,28 +41,31 @@ def refuse_constant(name: str) -> Any:
     raise PackageInvalid([f"not valid JSON: {name} is not a number JSON allows"])
 
 
-def form_package_import(*, data: Any, replace: bool = False) -> Form:
+def form_package_import(
+    *, data: Any, replace: bool = False, slug: str | None = None, name: str | None = None
+) -> Form:
     """Create the form of a package, or with `replace` overwrite the form with its slug.
 
-    Raises PackageInvalid, having changed nothing, when the package does not validate. Replacing
-    keeps the form's records, updates its fields in place and replaces all of its trees.
+    A `slug` and a `name` import it under those instead of the package's (a copy next to the
+    form it was exported from). Raises PackageInvalid, having changed nothing, when the package
+    or they do not validate, or (with `slug_taken`) when a form has the slug and `replace` is
+    false. Replacing keeps the form's records, updates its fields in place and replaces all of
+    its trees.
     """
-    problems = form_package_validate(data)
+    problems = form_package_validate(data) or form_overrides_validate(slug=slug, name=name)
     if problems:
         raise PackageInvalid(problems)
     form_data = data["form"]
-    slug = form_data["slug"]
+    slug_path, slug = ("form.slug", form_data["slug"]) if slug is None else ("slug", slug)
     with transaction.atomic():
         form = Form.objects.select_for_update().filter(slug=slug).first()
         if form is None:
             form = Form(slug=slug)
         elif not replace:
-            raise PackageInvalid(
-                [f"form.slug: a form with slug {slug!r} already exists (use --replace)"]
-            )
-        form.name = form_data["name"]
-        for name, default in FORM_DEFAULTS.items():
-            setattr(form, name, json_copy(form_data.get(name, default)))
+            raise PackageInvalid([f"{slug_path}: a form with slug {slug!r} already exists"], slug_taken=slug)
+        form.name = form_data["name"] if name is None else name
+        for attribute, default in FORM_DEFAULTS.items():
+            setattr(form, attribute, json_copy(form_data.get(attribute, default)))
         form.save()
         fields_replace(form=form, specs=form_data.get("fields", []))
         form.trees.all().delete()

@@ -33,13 +33,21 @@ from eventtree.services.packages.format import (
     node_keys,
 )
 
+FORM_SLUG_MAX_LENGTH = Form._meta.get_field("slug").max_length
+FORM_NAME_MAX_LENGTH = Form._meta.get_field("name").max_length
+
 
 class PackageInvalid(Exception):
-    """A package that cannot be imported; `problems` name each offending place by its path."""
+    """A package that cannot be imported; `problems` name each offending place by its path.
 
-    def __init__(self, problems: list[str]) -> None:
+    `slug_taken` is set when the only problem is an existing form with the slug the import would
+    take: the caller says how to go on (replace it, or import under another slug).
+    """
+
+    def __init__(self, problems: list[str], *, slug_taken: str | None = None) -> None:
         super().__init__("\n".join(problems))
         self.problems = list(problems)
+        self.slug_taken = slug_taken
 
 
 @dataclass
@@ -81,19 +89,21 @@ def form_package_validate(data: Any) -> list[str]:
     return check.problems
 
 
+def form_overrides_validate(*, slug: str | None, name: str | None) -> list[str]:
+    """The problems of a slug and a name given to import a package's form under, checked as the
+    package's own are; None stands for the package's."""
+    check = PackageCheck()
+    if slug is not None:
+        slug_check(check, "slug", slug)
+    if name is not None:
+        text_check(check, "name", name, required=True, max_length=FORM_NAME_MAX_LENGTH)
+    return check.problems
+
+
 def form_check(check: PackageCheck, data: dict[str, Any]) -> None:
     keys_check(check, "form", data, FORM_KEYS)
-    slug = data.get("slug")
-    if not isinstance(slug, str) or not slug:
-        check.add("form.slug", "required, a string")
-    else:
-        try:
-            validate_slug(slug)
-        except ValidationError:
-            check.add("form.slug", f"{slug!r} is not a valid slug (letters, digits, - and _)")
-        if len(slug) > Form._meta.get_field("slug").max_length:
-            check.add("form.slug", "longer than 100 characters")
-    text_check(check, "form.name", data.get("name"), required=True, max_length=200)
+    slug_check(check, "form.slug", data.get("slug"))
+    text_check(check, "form.name", data.get("name"), required=True, max_length=FORM_NAME_MAX_LENGTH)
     text_check(check, "form.description", data.get("description", ""))
     message = data.get("success_message", "")
     if text_check(check, "form.success_message", message):
@@ -111,6 +121,18 @@ def form_check(check: PackageCheck, data: dict[str, Any]) -> None:
         return
     for index, item in enumerate(fields):
         field_check(check, f"form.fields[{index}]", item)
+
+
+def slug_check(check: PackageCheck, path: str, slug: Any) -> None:
+    if not isinstance(slug, str) or not slug:
+        check.add(path, "required, a string")
+        return
+    try:
+        validate_slug(slug)
+    except ValidationError:
+        check.add(path, f"{slug!r} is not a valid slug (letters, digits, - and _)")
+    if len(slug) > FORM_SLUG_MAX_LENGTH:
+        check.add(path, f"longer than {FORM_SLUG_MAX_LENGTH} characters")
 
 
 def field_check(check: PackageCheck, path: str, data: Any) -> None:
