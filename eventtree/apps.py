@@ -15,7 +15,7 @@ class EventTreeConfig(AppConfig):
         from eventtree.actions import control, messages, records
         from eventtree.actions.registry import registry
         from eventtree.kinds import action, background, condition, delay, kind_registry
-        from eventtree.models import EventTree, Field, Node
+        from eventtree.models import EventTree, Field
 
         for action_class in (
             records.SetField,
@@ -31,8 +31,9 @@ class EventTreeConfig(AppConfig):
         for kind_class in (action.ActionKind, background.BackgroundKind, delay.DelayKind, condition.ConditionKind):
             kind_registry.register(kind_class)
 
-        # A tree, a node or a field changing can change which trees run and whether they can.
-        for model in (EventTree, Node, Field):
+        # A tree (its settings, its published version) or a field changing can change which trees
+        # run and whether they can; the draft's nodes cannot.
+        for model in (EventTree, Field):
             post_save.connect(signal_handlers.forget_active_trees, sender=model)
             post_delete.connect(signal_handlers.forget_active_trees, sender=model)
         post_migrate.connect(signal_handlers.ensure_sweeper, sender=self)

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventtree.models import EventTree, Field, Form, Node, NodeKind
+from django.db import transaction
+
+from eventtree.engine.trees import tree_load
+from eventtree.engine.versions import version_snapshot
+from eventtree.models import EventTree, Field, Form, Node, NodeKind, TreeVersion
+from eventtree.services.trees import tree_locked
+from eventtree.services.versions import version_create
 
 CONTAINER_KEYS = ("seconds", "field", "offset_seconds", "op", "value")
 
@@ -16,10 +22,20 @@ def form_create(slug: str = "membership", *, fields: list[dict[str, Any]] | None
     return form
 
 
-def tree_create(form: Form, nodes: list[dict[str, Any]], **kwargs: Any) -> EventTree:
+def tree_create(form: Form, nodes: list[dict[str, Any]], *, publish: bool = True, **kwargs: Any) -> EventTree:
+    """A tree with `nodes` as its draft, published as version 1 unless `publish` is false (as it
+    is, unchecked: tests of what runs when a node does not validate need that)."""
     tree = EventTree.objects.create(form=form, name=kwargs.pop("name", "On submit"), **kwargs)
     nodes_create(tree, nodes, parent=None)
+    if publish:
+        tree_publish_unchecked(tree)
+        tree.refresh_from_db()
     return tree
+
+
+def tree_publish_unchecked(tree: EventTree) -> TreeVersion:
+    with transaction.atomic():
+        return version_create(tree=tree_locked(tree.pk), snapshot=version_snapshot(tree_load(tree.pk)), user=None)
 
 
 def nodes_create(tree: EventTree, specs: list[dict[str, Any]], parent: Node | None) -> None:

@@ -68,6 +68,9 @@ class BaseAction:
     config_form: ClassVar[type[forms.Form]]
     # Actions that touch the outside world are not performed in a dry run.
     external: ClassVar[bool] = False
+    # The config keys whose value names a field of the tree's form (checked against its fields,
+    # renamed with them).
+    field_keys: ClassVar[tuple[str, ...]] = ()
 
     def clean_config(self, config: dict[str, Any]) -> dict[str, Any]:
         """Return the cleaned config, or raise ActionFailed naming what is wrong."""
@@ -92,8 +95,13 @@ class BaseAction:
         return []
 
     def field_errors(self, config: dict[str, Any], field_names: set[str]) -> list[str]:
-        """Problems of a valid config against the fields of its form (override)."""
-        return []
+        """Problems of a valid config against the fields of its form: a field it names that the
+        form lacks."""
+        return [
+            f"{key}: the form has no field named {config[key]!r}"
+            for key in self.field_keys
+            if config.get(key) and config[key] not in field_names
+        ]
 
     def summary(self, config: dict[str, Any]) -> str:
         """One line that says what this node does, for the editor and the run history."""

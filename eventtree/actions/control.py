@@ -30,11 +30,7 @@ class SetFlag(BaseAction):
     icon = "⚑"
     description = "Sets a flag of the run (and a record field to true, if given)."
     config_form = SetFlagConfig
-
-    def field_errors(self, config: dict[str, Any], field_names: set[str]) -> list[str]:
-        if config.get("field") and config["field"] not in field_names:
-            return [f"field: the form has no field named {config['field']!r}"]
-        return []
+    field_keys = ("field",)
 
     def summary(self, config: dict[str, Any]) -> str:
         return f"flag {config.get('name')}" + (f" and {config['field']}" if config.get("field") else "")

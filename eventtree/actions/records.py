@@ -25,11 +25,7 @@ class SetField(BaseAction):
     icon = "✎"
     description = "Sets a field of the record to a value template."
     config_form = SetFieldConfig
-
-    def field_errors(self, config: dict[str, Any], field_names: set[str]) -> list[str]:
-        if config["field"] not in field_names:
-            return [f"field: the form has no field named {config['field']!r}"]
-        return []
+    field_keys = ("field",)
 
     def summary(self, config: dict[str, Any]) -> str:
         return f"set {config.get('field')} = {config.get('value', '')!r}"

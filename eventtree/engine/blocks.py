@@ -15,7 +15,8 @@ from eventtree.engine import dispatch
 from eventtree.engine.context import RunContext
 from eventtree.engine.events import record_create_and_fire
 from eventtree.engine.outbox import outbox_deliver_on_commit
-from eventtree.engine.trees import subtree_find, tree_load
+from eventtree.engine.trees import subtree_find
+from eventtree.engine.versions import version_nodes
 from eventtree.engine.walker import NodeFailure, walk
 from eventtree.engine.runs import run_settle
 from eventtree.models import Block, BlockState, Flag, Phase, Record, Step
@@ -23,7 +24,7 @@ from eventtree.models import Block, BlockState, Flag, Phase, Record, Step
 logger = logging.getLogger(__name__)
 
 
-NODE_DELETED = "Its node was deleted from the tree before it ran."
+NODE_MISSING = "Its node is not part of the run's version."
 
 
 class LeaseLost(Exception):
@@ -64,7 +65,7 @@ def block_run(block_id: int) -> BlockState | None:
         children = block_children(block)
         if children is None:
             with transaction.atomic():
-                block_finish(block, BlockState.CANCELLED, NODE_DELETED)
+                block_finish(block, BlockState.CANCELLED, NODE_MISSING)
                 run_settle(run.pk)
             return BlockState.CANCELLED
         with transaction.atomic():
@@ -92,11 +93,12 @@ def block_run(block_id: int) -> BlockState | None:
 
 
 def block_children(block: Block) -> list | None:
-    """The nodes the block walks, as the tree is now; None if its node was deleted."""
-    roots = tree_load(block.run.tree_id)
+    """The nodes the block walks, from its run's version, whatever the draft became since;
+    None if that version has no such node (never for a block the walk made)."""
+    roots = version_nodes(block.run.version_id)
     if block.whole_tree:
         return roots
-    node = subtree_find(roots, block.node_id) if block.node_id else None
+    node = subtree_find(roots, block.node_key) if block.node_key else None
     return node.child_nodes if node else None
 
 

@@ -133,7 +133,7 @@ class RunContext:
             Step(
                 run=self.run,
                 block=self.block,
-                node=node,
+                node_key=node.pk if node else None,
                 label=label[:200],
                 phase=self.phase,
                 attempt=self.attempt,

@@ -14,8 +14,9 @@ from eventtree.errors import ActionFailed
 from eventtree.engine import dispatch
 from eventtree.engine.runs import run_settle
 from eventtree.engine.context import RunContext
-from eventtree.engine.trees import tree_build, tree_load, tree_problems
+from eventtree.engine.trees import tree_problems
 from eventtree.engine.values import coerce_value
+from eventtree.engine.versions import version_build, version_nodes
 from eventtree.engine.walker import walk
 from eventtree.models import (
     Block,
@@ -23,13 +24,13 @@ from eventtree.models import (
     EventTree,
     Field,
     Form,
-    Node,
     Phase,
     Record,
     Run,
     RunMode,
     Step,
     Submission,
+    TreeVersion,
     due_now,
 )
 
@@ -43,8 +44,9 @@ class ActiveTree:
     name: str
     mode: str
     max_attempts: int
-    # What keeps the tree from running (a node that does not validate), decided when the entry
-    # is cached, so that a submit does not validate every node again.
+    version_id: int  # the published version, whose nodes a run walks
+    # What keeps the published version from running (a field it names was renamed or deleted
+    # since), decided when the entry is cached, so that a submit does not validate every node.
     problems: tuple[str, ...] = ()
 
 
@@ -58,8 +60,8 @@ ACTIVE_TREES_TIMEOUT = 300
 
 
 def active_trees(form_id: int, event: str) -> list[ActiveTree]:
-    """The active trees of (form, event) with their problems, cached until a tree, a node or a
-    field of the form changes (signal_handlers.py).
+    """The active, published trees of (form, event) with their problems, cached until a tree or a
+    field of the form changes (signal_handlers.py); editing a draft changes nothing here.
 
     A cache that is down is a cache miss: submits go on, reading the database.
     """
@@ -80,19 +82,21 @@ def active_trees(form_id: int, event: str) -> list[ActiveTree]:
 
 
 def active_trees_read(form_id: int, event: str) -> list[ActiveTree]:
-    """The active trees from the database, each with the problems of its nodes: three queries."""
+    """The active, published trees from the database, each with the problems of its published
+    version against the form's fields as they are now: three queries."""
     rows = list(
-        EventTree.objects.filter(form_id=form_id, event=event, active=True)
+        EventTree.objects.filter(form_id=form_id, event=event, active=True, published__isnull=False)
         .order_by("position", "id")
-        .values_list("id", "name", "mode", "max_attempts")
+        .values_list("id", "name", "mode", "max_attempts", "published_id")
     )
     if not rows:
         return []
     field_types = dict(Field.objects.filter(form_id=form_id).values_list("name", "type"))
-    nodes: dict[int, list[Node]] = {row[0]: [] for row in rows}
-    for node in Node.objects.filter(tree_id__in=list(nodes)).order_by("position", "id"):
-        nodes[node.tree_id].append(node)
-    return [ActiveTree(*row, problems=tuple(tree_problems(tree_build(nodes[row[0]]), field_types))) for row in rows]
+    snapshots = dict(TreeVersion.objects.filter(pk__in=[row[4] for row in rows]).values_list("pk", "nodes"))
+    return [
+        ActiveTree(*row, problems=tuple(tree_problems(version_build(row[0], snapshots[row[4]]), field_types)))
+        for row in rows
+    ]
 
 
 def active_trees_forget(form_id: int) -> None:
@@ -152,7 +156,8 @@ def tree_run_start(
     phase: Phase,
     depth: int,
 ) -> Run:
-    run = Run.objects.create(tree_id=tree.id, record=record, submission=submission, event=event, depth=depth)
+    run = Run.objects.create(tree_id=tree.id, version_id=tree.version_id, record=record,
+                             submission=submission, event=event, depth=depth)
     if tree.mode == RunMode.ASYNC:
         block = Block.objects.create(
             run=run, whole_tree=True, label=tree.name, due_at=due_now(), max_attempts=tree.max_attempts
@@ -160,7 +165,7 @@ def tree_run_start(
         dispatch.blocks_enqueue([block])
         return run
     context = RunContext(run=run, record=record, phase=phase, record_creator=record_create_and_fire)
-    walk(tree_load(tree.id), context)
+    walk(version_nodes(tree.version_id), context)
     Step.objects.bulk_create(context.steps)
     run_settle(run.pk)  # done now if the walk left no block to wait for
     return run

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 
-from eventtree.kinds import node_label, node_problems
-from eventtree.models import Node
+from eventtree.kinds import node_label, node_problems, node_value_problems
+from eventtree.models import Field, Node
 
 
 def tree_load(tree_id: int) -> list[Node]:
@@ -44,3 +44,16 @@ def tree_problems(roots: list[Node], field_types: dict[str, str]) -> list[str]:
         for node in subtree_iter(roots)
         for problem in node_problems(node, field_types)
     ]
+
+
+def draft_problems(roots: list[Node], fields: dict[str, Field]) -> dict[int, list[str]]:
+    """Every problem that keeps a built draft from being published, by node id: each node's
+    config, each field it names, each condition value against the field's choices, each template
+    (no query; `fields`: the form's fields by name)."""
+    field_types = {name: field.type for name, field in fields.items()}
+    found = {}
+    for node in subtree_iter(roots):
+        problems = node_problems(node, field_types) or node_value_problems(node, fields)
+        if problems:
+            found[node.pk] = problems
+    return found

@@ -119,7 +119,7 @@ def block_defer(node: Node, context: RunContext) -> Block | None:
         return None
     block = Block.objects.create(
         run=context.run,
-        node=node,
+        node_key=node.pk,
         label=node_label(node),
         due_at=due_at or started_at,
         max_attempts=context.run.tree.max_attempts,

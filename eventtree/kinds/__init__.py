@@ -8,7 +8,17 @@ how it is named. The kinds themselves
 """
 
 from eventtree.kinds.base import BaseKind, Problem
-from eventtree.kinds.registry import AlreadyRegistered, KindRegistry, UnknownKind, kind_registry, node_label, node_problems
+from eventtree.kinds.registry import (
+    AlreadyRegistered,
+    KindRegistry,
+    UnknownKind,
+    kind_registry,
+    node_field_names,
+    node_field_renamed,
+    node_label,
+    node_problems,
+    node_value_problems,
+)
 
 __all__ = [
     "AlreadyRegistered",
@@ -17,6 +27,9 @@ __all__ = [
     "Problem",
     "UnknownKind",
     "kind_registry",
+    "node_field_names",
+    "node_field_renamed",
     "node_label",
     "node_problems",
+    "node_value_problems",
 ]

@@ -43,6 +43,9 @@ class ActionKind(BaseKind):
             form.add_error(name if name in form.fields else None, message or problem)
         return None if form.errors else config
 
+    def field_keys(self, node: Node) -> tuple[str, ...]:
+        return registry.get(node.action).field_keys if node.action in registry else ()
+
     def node_summary(self, node: Node) -> str:
         if node.action not in registry:
             return f"unknown action type {node.action!r}"

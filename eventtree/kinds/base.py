@@ -31,6 +31,7 @@ class Field(Protocol):
 
     name: str
     type: str
+    choices: list[str]
 
 
 class Problem(NamedTuple):
@@ -71,6 +72,8 @@ class BaseKind:
     runs_later: ClassVar[bool] = False
     package_keys: ClassVar[tuple[str, ...]] = ()
     default_config: ClassVar[dict[str, Any]] = {}
+    # The config keys whose value names a field of the tree's form.
+    config_field_keys: ClassVar[tuple[str, ...]] = ()
 
     # The editor ----------------------------------------------------------------------------
 
@@ -141,6 +144,15 @@ class BaseKind:
     def node_problems(self, node: Node, field_types: dict[str, str]) -> list[str]:
         """What is wrong with a stored node of this kind (not its children). Reads no database."""
         return [str(problem) for problem in self.package_problems(self.package_node(node), field_types)]
+
+    def field_keys(self, node: Node) -> tuple[str, ...]:
+        """The keys of the node's config that name a field of the form."""
+        return self.config_field_keys
+
+    def value_problems(self, node: Node, fields: dict[str, Field]) -> list[str]:
+        """What is wrong with a valid node's values against its form's fields as they are (a
+        value that is not one of a choice field's choices), checked before publishing."""
+        return []
 
 
 # Helpers of package validation, shared by the kinds and services/packages -------------------

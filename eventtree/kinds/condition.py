@@ -16,6 +16,8 @@ from eventtree.kinds.base import BaseKind, Problem, json_copy
 from eventtree.models import Field, Node, NodeKind
 
 CONDITION_KEYS = ("field", "op", "value")
+# The tests that can only hold for a value among a choice field's choices.
+CHOICE_OPERATORS = ("eq", "ne", "contains")
 
 
 class ConditionForm(forms.Form):
@@ -48,6 +50,7 @@ class ConditionKind(BaseKind):
     description = "Runs its children only if a test on the record holds."
     package_keys = CONDITION_KEYS
     default_config = {"field": "", "op": "eq", "value": ""}
+    config_field_keys = ("field",)
 
     def config_form(self, node: Node, fields: list[Field], data: Any = None) -> forms.Form:
         return ConditionForm(data, initial=node.config or {}, field_names=[field.name for field in fields],
@@ -68,6 +71,16 @@ class ConditionKind(BaseKind):
 
     def package_problems(self, data: dict[str, Any], field_types: dict[str, str]) -> list[Problem]:
         return condition_problems(data, field_types)
+
+    def value_problems(self, node: Node, fields: dict[str, Field]) -> list[str]:
+        config = node.config or {}
+        field = fields.get(config.get("field", ""))
+        if field is None or not field.choices or config.get("op") not in CHOICE_OPERATORS:
+            return []
+        if str(config.get("value", "")) in [str(choice) for choice in field.choices]:
+            return []
+        return [f"value: {config.get('value')!r} is not one of the choices of {field.name} "
+                f"({', '.join(str(choice) for choice in field.choices)})"]
 
 
 def condition_export(config: dict[str, Any]) -> dict[str, Any]:

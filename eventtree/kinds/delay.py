@@ -67,6 +67,7 @@ class DelayKind(BaseKind):
     runs_later = True
     package_keys = ("seconds", "field", "offset_seconds")
     default_config = {"seconds": 0}
+    config_field_keys = ("field",)
 
     def config_form(self, node: Node, fields: list[Field], data: Any = None) -> forms.Form:
         date_fields = [field.name for field in fields if field.type in MOMENT_TYPES]

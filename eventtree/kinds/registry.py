@@ -6,11 +6,22 @@ Kinds are registered in `EventTreeConfig.ready()`; tests build their own `KindRe
 from __future__ import annotations
 
 import re
+from typing import Any
 
-from eventtree.kinds.base import BaseKind, Node
+from eventtree.kinds.base import BaseKind, Field, Node
 from eventtree.registries import AlreadyRegistered, Registry
 
-__all__ = ["AlreadyRegistered", "KindRegistry", "UnknownKind", "kind_registry", "node_label", "node_problems"]
+__all__ = [
+    "AlreadyRegistered",
+    "KindRegistry",
+    "UnknownKind",
+    "kind_registry",
+    "node_field_names",
+    "node_field_renamed",
+    "node_label",
+    "node_problems",
+    "node_value_problems",
+]
 
 
 class UnknownKind(LookupError):
@@ -48,3 +59,58 @@ def node_label(node: Node) -> str:
     if node.kind in kind_registry:
         return kind_registry.get(node.kind).display_label(node)
     return str(node.kind).capitalize()
+
+
+def node_value_problems(node: Node, fields: dict[str, Field]) -> list[str]:
+    """What is wrong with a valid node's values against its form's `fields` by name (a condition
+    value that is none of a choice field's choices): checked before a draft is published."""
+    if node.kind not in kind_registry:
+        return []
+    return kind_registry.get(node.kind).value_problems(node, fields)
+
+
+# A template's reference to a record value: `record.<field>`, then anything but more of a name.
+RECORD_REFERENCE = re.compile(r"\brecord\.([A-Za-z_][A-Za-z0-9_]*)\b")
+
+
+def node_field_names(node: Node) -> set[str]:
+    """The fields of its form a node uses: those its config names, and those its templates read."""
+    names = set()
+    if node.kind in kind_registry:
+        config = node.config or {}
+        names = {config[key] for key in kind_registry.get(node.kind).field_keys(node) if config.get(key)}
+    for text in config_strings(node.config or {}):
+        names.update(RECORD_REFERENCE.findall(text))
+    return names
+
+
+def node_field_renamed(node: Node, old: str, new: str) -> dict[str, Any]:
+    """The node's config with the field `old` named `new`: in the keys that name a field and in
+    every template that reads `record.<old>`."""
+    keys = kind_registry.get(node.kind).field_keys(node) if node.kind in kind_registry else ()
+    pattern = re.compile(rf"\brecord\.{re.escape(old)}\b")
+
+    def renamed(value: Any) -> Any:
+        if isinstance(value, str):
+            return pattern.sub(f"record.{new}", value)
+        if isinstance(value, dict):
+            return {key: renamed(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [renamed(item) for item in value]
+        return value
+
+    config = renamed(node.config or {})
+    for key in keys:
+        if config.get(key) == old:
+            config[key] = new
+    return config
+
+
+def config_strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in config_strings(item)]
+    if isinstance(value, list):
+        return [text for item in value for text in config_strings(item)]
+    return []

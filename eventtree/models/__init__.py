@@ -14,7 +14,7 @@ from eventtree.models.runs import (
     Submission,
     due_now,
 )
-from eventtree.models.trees import Event, EventTree, Node, NodeKind, RunMode
+from eventtree.models.trees import Event, EventTree, Node, NodeKind, RunMode, TreeVersion
 
 __all__ = [
     "Block",
@@ -38,5 +38,6 @@ __all__ = [
     "Step",
     "StepStatus",
     "Submission",
+    "TreeVersion",
     "due_now",
 ]

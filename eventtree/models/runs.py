@@ -7,7 +7,7 @@ from django.db import models
 from django.utils import timezone
 
 from eventtree.models.forms import Form, Record
-from eventtree.models.trees import Event, EventTree, Node
+from eventtree.models.trees import Event, EventTree, TreeVersion
 
 
 def new_token() -> str:
@@ -57,6 +57,10 @@ class Run(models.Model):
     """One execution of one tree for one record."""
 
     tree = models.ForeignKey(EventTree, on_delete=models.CASCADE, related_name="runs")
+    # The version whose nodes this run and all its blocks walk; None only for a test run.
+    version = models.ForeignKey(
+        TreeVersion, null=True, blank=True, on_delete=models.CASCADE, related_name="runs"
+    )
     record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="runs")
     submission = models.ForeignKey(
         Submission, null=True, blank=True, on_delete=models.CASCADE, related_name="runs"
@@ -96,13 +100,14 @@ class BlockState(models.TextChoices):
 class Block(models.Model):
     """The unit of asynchronous work: one Background or Delay node's children.
 
-    A `whole_tree` block is a tree run in async mode and has no node. A block whose node was
-    deleted keeps its history and never runs. This table, not the broker, decides whether the
-    work runs.
+    A `whole_tree` block is a tree run in async mode and has no node. Its node is one of the
+    run's version, which never changes: editing or deleting the draft's node changes nothing
+    here. This table, not the broker, decides whether the work runs.
     """
 
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="blocks")
-    node = models.ForeignKey(Node, null=True, blank=True, on_delete=models.SET_NULL)
+    # The id of its node in the run's version (the draft node it was published from).
+    node_key = models.PositiveIntegerField(null=True, blank=True)
     whole_tree = models.BooleanField(default=False)
     label = models.CharField(max_length=200)
     state = models.CharField(max_length=12, choices=BlockState.choices, default=BlockState.PENDING)
@@ -128,7 +133,7 @@ class Block(models.Model):
 
     @property
     def flag_name(self) -> str:
-        return f"block:tree-{self.run.tree_id}" if self.whole_tree else f"block:{self.node_id}"
+        return f"block:tree-{self.run.tree_id}" if self.whole_tree else f"block:{self.node_key}"
 
 
 class Phase(models.TextChoices):
@@ -150,7 +155,8 @@ class Step(models.Model):
     block = models.ForeignKey(
         Block, null=True, blank=True, on_delete=models.CASCADE, related_name="steps"
     )
-    node = models.ForeignKey(Node, null=True, blank=True, on_delete=models.SET_NULL)
+    # The id of its node in the run's version, as on Block.
+    node_key = models.PositiveIntegerField(null=True, blank=True)
     label = models.CharField(max_length=200)
     phase = models.CharField(max_length=12, choices=Phase.choices)
     attempt = models.PositiveSmallIntegerField(default=1)

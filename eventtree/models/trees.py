@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 from eventtree.models.forms import Form
@@ -31,6 +32,11 @@ class EventTree(models.Model):
     cron = models.CharField(max_length=100, blank=True)
     filter = models.JSONField(null=True, blank=True)
     position = models.PositiveIntegerField(default=0)
+    # The version new runs use; None until the tree is first published, and such a tree does
+    # not run. The nodes below are the draft the editor changes.
+    published = models.ForeignKey(
+        "TreeVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -40,6 +46,33 @@ class EventTree(models.Model):
 
     def __str__(self) -> str:
         return f"{self.form.name}: {self.name}"
+
+
+class TreeVersion(models.Model):
+    """An immutable, numbered snapshot of a tree's nodes, made by Publish (DESIGN §3.10).
+
+    `nodes` holds the root nodes as written by `eventtree.engine.versions.version_snapshot`:
+    each node keeps the id of the draft node it was taken from, so that the blocks and steps of
+    a run name their node whatever the draft became. Nothing updates a version once created.
+    """
+
+    tree = models.ForeignKey(EventTree, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    nodes = models.JSONField(default=list)
+    note = models.CharField(max_length=200, blank=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    published_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["tree", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["tree", "number"], name="version_number_unique_per_tree")
+        ]
+
+    def __str__(self) -> str:
+        return f"Version {self.number}"
 
 
 class NodeKind(models.TextChoices):

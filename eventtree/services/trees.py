@@ -1,5 +1,6 @@
-"""Editing event trees: trees and their nodes (DESIGN §2). Every change locks the tree row, so
-concurrent edits of one tree are applied one after the other and none is lost."""
+"""Editing event trees: trees and the nodes of their draft (DESIGN §2, §3.10). Every change locks
+the tree row, so concurrent edits of one tree are applied one after the other and none is lost.
+Nothing here changes what runs: that is the published version (services/versions.py)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,12 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Max
-from django.utils import timezone
 
 from eventtree.actions.registry import registry
-from eventtree.engine.blocks import NODE_DELETED, run_settle
-from eventtree.engine.trees import subtree_find, subtree_iter, tree_build, tree_load
+from eventtree.engine.trees import tree_build
 from eventtree.kinds import kind_registry
 from eventtree.kinds.base import json_copy
-from eventtree.models import Block, BlockState, EventTree, Form, Node, NodeKind
+from eventtree.models import EventTree, Form, Node, NodeKind
 
 
 class TreeEditError(Exception):
@@ -89,23 +88,13 @@ def node_update(*, node: Node, label: str, config: dict[str, Any]) -> Node:
 
 
 def node_delete(*, node: Node) -> None:
-    """Delete a node with its whole subtree; its blocks still waiting to run are cancelled."""
+    """Delete a draft node with its whole subtree. Runs under way keep their version's node: its
+    blocks still run."""
     with transaction.atomic():
         tree_locked(node.tree_id)
         parent_id = node.parent_id
-        deleted = subtree_find(tree_load(node.tree_id), node.pk)
-        blocks_cancel_for_nodes([item.pk for item in subtree_iter([deleted])] if deleted else [])
         Node.objects.filter(pk=node.pk).delete()
         positions_save(list(Node.objects.filter(tree_id=node.tree_id, parent_id=parent_id).order_by("position", "id")))
-
-
-def blocks_cancel_for_nodes(node_ids: list[int]) -> None:
-    now = timezone.now()
-    blocks = Block.objects.filter(node_id__in=node_ids, state=BlockState.PENDING)
-    run_ids = set(blocks.values_list("run_id", flat=True))
-    blocks.update(state=BlockState.CANCELLED, finished_at=now, updated_at=now, last_error=NODE_DELETED)
-    for run_id in sorted(run_ids):
-        run_settle(run_id)
 
 
 def node_move(*, node: Node, parent_id: int | None, index: int) -> Node:

@@ -396,29 +396,27 @@ def receipt_submitted() -> None:
 
 
 
-def test_a_block_whose_node_was_deleted_does_not_run_the_rest_of_the_tree(drain_blocks):
+def test_a_waiting_block_runs_its_versions_nodes_after_its_node_was_deleted_from_the_draft(drain_blocks):
     receipt_submitted()
     assert outbox_deliver(OutboxMessage.objects.get().pk)  # the receipt of the synchronous phase
     block = Block.objects.get()
 
-    node_delete(node=block.node)  # staff remove the Background while its block waits
+    node_delete(node=Node.objects.get(pk=block.node_key))  # staff remove the Background from the draft
 
-    block.refresh_from_db()
-    assert block.state == BlockState.CANCELLED and "deleted" in block.last_error
+    assert drain_blocks() == [(block.pk, BlockState.DONE)]
+    assert Record.objects.get().values["field_b"] == "B"  # the run's version still has it
     assert Run.objects.get().status == RunStatus.DONE
-    drain_blocks()
     assert [m.subject for m in mail.outbox] == ["Receipt"]  # the synchronous part did not rerun
-    assert "field_b" not in Record.objects.get().values
 
 
-def test_a_waiting_block_whose_node_is_gone_is_cancelled_when_it_comes_due(drain_blocks):
+def test_a_waiting_block_whose_node_is_not_in_its_version_is_cancelled_when_it_comes_due(drain_blocks):
     receipt_submitted()
     block = Block.objects.get()
-    Node.objects.filter(pk=block.node_id).delete()  # removed without the editor's service
+    Block.objects.filter(pk=block.pk).update(node_key=block.node_key + 1000)  # names no node of the version
 
     assert drain_blocks() == [(block.pk, BlockState.CANCELLED)]
     block.refresh_from_db()
-    assert block.state == BlockState.CANCELLED and "deleted" in block.last_error
+    assert block.state == BlockState.CANCELLED and "version" in block.last_error
     assert Run.objects.get().status == RunStatus.DONE
     assert "field_b" not in Record.objects.get().values
     assert OutboxMessage.objects.count() == 1  # only the receipt of the synchronous phase

@@ -9,7 +9,7 @@ from django.db import transaction
 from eventtree.engine import events
 from eventtree.models import Event, EventTree, Field, Form, Node, Run
 from eventtree.services.records import record_submit
-from tests.factories import action, form_create, set_field, tree_create
+from tests.factories import action, form_create, set_field, tree_create, tree_publish_unchecked
 
 pytestmark = pytest.mark.django_db
 
@@ -49,7 +49,7 @@ def test_the_active_trees_are_forgotten_when_a_tree_change_commits_not_before(dj
             # Another request, before this transaction commits, still sees the tree active and
             # caches it.
             cache.set(events.active_trees_cache_key(form.pk, Event.SUBMITTED),
-                      [events.ActiveTree(tree.pk, tree.name, tree.mode, tree.max_attempts)])
+                      [events.ActiveTree(tree.pk, tree.name, tree.mode, tree.max_attempts, tree.published_id)])
 
     assert events.active_trees(form.pk, Event.SUBMITTED) == []
 
@@ -68,11 +68,12 @@ def test_a_submit_with_warm_caches_validates_no_node_and_a_change_is_seen_at_the
     assert checked == [] and record.values["out"] == "ran"
     monkeypatch.undo()
     node = Node.objects.get(tree=tree, config__field="out")
-    with django_capture_on_commit_callbacks(execute=True):  # a builder renames the field it sets
+    with django_capture_on_commit_callbacks(execute=True):  # a version sets a field the form lacks
         node.config = {"field": "renamed", "value": "ran"}
         node.save()
+        tree_publish_unchecked(tree)
     record, _ = record_submit(form=form, values={"name": "c"})
-    assert "out" not in record.values  # the tree no longer validates: it did not run
+    assert "out" not in record.values  # the version no longer validates: it did not run
     with django_capture_on_commit_callbacks(execute=True):  # the field gets that name
         Field.objects.filter(form=form, name="out").update(name="renamed")
         Field.objects.get(form=form, name="renamed").save()

@@ -67,7 +67,7 @@ def test_reference_tree_runs_sync_actions_before_and_the_background_after(captur
     assert "field_a is A:Ada" in mail.outbox[0].body
     run = Run.objects.get()
     assert run.status == RunStatus.DONE and run.submission == submission
-    assert Flag.objects.get(run=run, name=f"block:{block.node_id}").value is True
+    assert Flag.objects.get(run=run, name=f"block:{block.node_key}").value is True
     assert list(run.steps.values_list("phase", flat=True)).count("background") == 3
 
 
@@ -259,7 +259,7 @@ def test_async_mode_runs_the_whole_tree_in_one_block(capture, drain_blocks):
     record, submission = submit(form, capture, name="x")
 
     assert "a" not in Record.objects.get(pk=record.pk).values
-    assert Block.objects.get().node is None
+    assert Block.objects.get().node_key is None
     drain_blocks()
     assert Block.objects.get().state == BlockState.FAILED
     assert "a" not in Record.objects.get(pk=record.pk).values

@@ -116,7 +116,7 @@ def test_the_run_of_a_cancelled_block_settles_when_its_other_blocks_are_done(cli
     status = status_json(client, submission)
     assert (status["status"], status["finished"]) == ("done", True)
     assert [(b["label"], b["state"]) for b in status["blocks"]] == [("First", "cancelled"), ("Second", "done")]
-    assert status["flags"] == {f"block:{second.node_id}": True}
+    assert status["flags"] == {f"block:{second.node_key}": True}
 
 
 def test_cancelling_a_delay_due_later_means_it_never_runs(client, submit, drain_blocks):

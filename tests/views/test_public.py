@@ -83,7 +83,7 @@ def test_status_json(client, submitted, drain_blocks):
     block = Block.objects.get()
     assert done["status"] == "done" and done["finished"] is True
     assert done["blocks"][0]["state"] == "done" and done["blocks"][0]["attempts"] == 1
-    assert done["flags"] == {f"block:{block.node_id}": True}
+    assert done["flags"] == {f"block:{block.node_key}": True}
 
 
 def test_status_answers_304_while_nothing_changed(client, submitted, drain_blocks):

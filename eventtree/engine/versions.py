@@ -1,0 +1,77 @@
+"""Versions of a tree (DESIGN §3.10): the snapshot of the draft that Publish stores, and loading
+a version's nodes for a run, cached forever by the version's id since a version never changes."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.cache import cache
+
+from eventtree.kinds.base import json_copy
+from eventtree.models import Node, TreeVersion
+
+logger = logging.getLogger(__name__)
+
+SNAPSHOT_KEYS = ("kind", "action", "label", "config")
+
+
+def version_snapshot(roots: list[Node]) -> list[dict[str, Any]]:
+    """The built draft `roots` as a version stores them: nested dicts, each with its node's id."""
+    return [
+        {"id": node.pk, **{key: json_copy(getattr(node, key)) for key in SNAPSHOT_KEYS},
+         "children": version_snapshot(node.child_nodes)}
+        for node in roots
+    ]
+
+
+def version_build(tree_id: int, snapshot: list[dict[str, Any]], parent_id: int | None = None) -> list[Node]:
+    """Unsaved Node objects with `child_nodes`, as `tree_load` gives for the draft; each has the
+    pk of the draft node it was taken from, which blocks and steps keep (`node_key`)."""
+    roots = []
+    for position, item in enumerate(snapshot):
+        node = Node(pk=item["id"], tree_id=tree_id, parent_id=parent_id, position=position,
+                    **{key: json_copy(item[key]) for key in SNAPSHOT_KEYS})
+        node.child_nodes = version_build(tree_id, item["children"], node.pk)
+        roots.append(node)
+    return roots
+
+
+def version_cache_key(version_id: int) -> str:
+    return f"eventtree:version:{version_id}"
+
+
+def version_nodes(version_id: int) -> list[Node]:
+    """The root nodes of a version, built for a walk: no query when the cache holds it.
+
+    A cache that is down is a cache miss: one query.
+    """
+    key = version_cache_key(version_id)
+    try:
+        entry = cache.get(key)
+    except Exception:
+        logger.warning("Cache unavailable; reading version %s from the database", version_id, exc_info=True)
+        entry, key = None, None
+    if entry is None:
+        entry = TreeVersion.objects.values_list("tree_id", "nodes").get(pk=version_id)
+        if key is not None:
+            try:
+                cache.set(key, entry, timeout=None)
+            except Exception:
+                logger.warning("Cache unavailable; version %s not cached", version_id, exc_info=True)
+    tree_id, snapshot = entry
+    return version_build(tree_id, snapshot)
+
+
+def nodes_by_id(roots: list[Node]) -> dict[int, dict[str, Any]]:
+    """Every node of built `roots` (a draft's or a version's) by id, with its content and its
+    place, so that two of them can be compared node by node."""
+    found: dict[int, dict[str, Any]] = {}
+    stack: list[tuple[list[Node], int | None]] = [(roots, None)]
+    while stack:
+        siblings, parent_id = stack.pop()
+        for index, node in enumerate(siblings):
+            found[node.pk] = {**{key: getattr(node, key) for key in SNAPSHOT_KEYS},
+                              "parent": parent_id, "index": index}
+            stack.append((node.child_nodes, node.pk))
+    return found
