@@ -66,7 +66,7 @@ def model_counts() -> dict[str, int]:
 def test_import_form_creates_the_form_from_a_file(tmp_path: Path) -> None:
     stdout, _ = run("import_form", str(write_json(tmp_path / "contact.json", PACKAGE)))
 
-    assert stdout.strip() == "Imported form 'contact' with 2 trees"
+    assert stdout.strip() == "Imported form 'contact' with 2 trees, published"
     assert form_package_export(form=Form.objects.get(slug="contact")) == PACKAGE
 
 
@@ -74,7 +74,7 @@ def test_import_form_creates_the_form_from_a_file(tmp_path: Path) -> None:
 def test_import_form_reads_standard_input() -> None:
     stdout, _ = run("import_form", "-", stdin=io.StringIO(json.dumps(PACKAGE)))
 
-    assert stdout.strip() == "Imported form 'contact' with 2 trees"
+    assert stdout.strip() == "Imported form 'contact' with 2 trees, published"
     assert Form.objects.filter(slug="contact").exists()
 
 
@@ -148,11 +148,15 @@ def test_import_form_needs_replace_for_an_existing_slug_and_keeps_records(tmp_pa
     changed["trees"] = changed["trees"][:1]
     stdout, _ = run("import_form", str(write_json(path, changed)), "--replace")
 
-    assert stdout.strip() == "Imported form 'contact' with 1 tree"
+    assert stdout.strip() == "Imported form 'contact' with 1 tree, published"
     record.refresh_from_db()
     assert record.form_id == form.pk
     assert record.values == {"name": "Ann", "topic": "Sales"}
-    assert form_package_export(form=Form.objects.get(slug="contact")) == changed
+    exported = form_package_export(form=Form.objects.get(slug="contact"))
+    assert [(tree["name"], tree["active"]) for tree in exported["trees"]] == [
+        ("On submit", True), ("On update", False)]  # the tree the package lacks is kept, inactive
+    exported["trees"] = exported["trees"][:1]
+    assert exported == changed
 
 
 @pytest.mark.django_db

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from django.core import mail
 
-from eventtree.models import EventTree, Field, Form, Node, Record
+from eventtree.models import EventTree, Field, Form, Node, Record, Run
 from eventtree.services.packages import (
     MAX_DEPTH,
     PackageInvalid,
@@ -185,7 +185,8 @@ def test_a_300_node_tree_imports_with_a_query_count_that_does_not_grow_with_it(
                "trees": [{"name": "On submit", "event": "submitted", "mode": "sync", "active": True,
                           "max_attempts": 3, "nodes": nodes}]}
 
-    with django_assert_max_num_queries(15):
+    # Fifteen to create the form and its nodes; then the draft read back, checked and published.
+    with django_assert_max_num_queries(20):
         form = form_package_import(data=copy.deepcopy(package))
 
     assert form.trees.get().nodes.count() == 300
@@ -353,9 +354,11 @@ def test_existing_slug_is_refused_without_replace() -> None:
 
 
 @pytest.mark.django_db
-def test_replace_updates_form_keeps_records_and_replaces_trees() -> None:
+def test_replace_updates_form_keeps_records_and_runs_and_replaces_trees() -> None:
     form = form_package_import(data=copy.deepcopy(FULL_PACKAGE))
     record = Record.objects.create(form=form, values={"name": "Ann", "note": "kept", "visits": 2})
+    old_tree = form.trees.get(name="On submit")
+    run = Run.objects.create(tree=old_tree, version=old_tree.published, record=record, event="submitted")
     old_node_ids = set(Node.objects.values_list("id", flat=True))
     package = copy.deepcopy(FULL_PACKAGE)
     package["form"]["name"] = "Clinic"
@@ -371,11 +374,18 @@ def test_replace_updates_form_keeps_records_and_replaces_trees() -> None:
     replaced = form_package_import(data=package, replace=True)
 
     assert replaced.pk == form.pk
-    assert form_package_export(form=replaced) == package
+    exported = form_package_export(form=replaced)
+    assert [tree for tree in exported["trees"] if tree["active"]] == package["trees"]
+    # The trees the package lacks are kept inactive, with their run history, after its own.
+    assert [(tree["name"], tree["active"]) for tree in exported["trees"]] == [
+        ("Only", True), ("On submit", False), ("Nightly", False), ("On update", False)]
+    assert Run.objects.filter(pk=run.pk).exists()
+    exported["trees"] = exported["trees"][:1]
+    assert exported == package
     assert replaced.login_required is False
     record.refresh_from_db()
     assert record.values == {"name": "Ann", "note": "kept", "visits": 2}
-    assert not Node.objects.filter(id__in=old_node_ids).exists()
+    assert not Node.objects.filter(tree__name="Only", id__in=old_node_ids).exists()
     assert Form.objects.count() == 1
 
 

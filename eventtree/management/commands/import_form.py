@@ -1,4 +1,5 @@
-"""`manage.py import_form FILE [--replace]`: import a form package (DESIGN §5)."""
+"""`manage.py import_form FILE [--replace] [--draft]`: import a form package and publish its trees
+(DESIGN §3.10, §5)."""
 
 from __future__ import annotations
 
@@ -20,10 +21,16 @@ class Command(BaseCommand):
         parser.add_argument(
             "--replace",
             action="store_true",
-            help="Overwrite the form with the same slug: its fields and trees; records are kept.",
+            help="Overwrite the form with the same slug: its fields, and the trees of the same names "
+            "(each gets a new version; its runs are kept). Its other trees are made inactive.",
+        )
+        parser.add_argument(
+            "--draft",
+            action="store_true",
+            help="Only replace the trees' drafts: publish nothing (new trees do not run until published).",
         )
 
-    def handle(self, *args: Any, file: str, replace: bool, **options: Any) -> None:
+    def handle(self, *args: Any, file: str, replace: bool, draft: bool, **options: Any) -> None:
         if file == "-":
             text = (options.get("stdin") or sys.stdin).read()
         else:
@@ -32,7 +39,8 @@ class Command(BaseCommand):
             except (OSError, UnicodeDecodeError) as exc:
                 raise CommandError(f"Cannot read {file}: {exc}") from exc
         try:
-            form = form_package_import(data=form_package_load(text), replace=replace)
+            data = form_package_load(text)
+            form = form_package_import(data=data, replace=replace, draft=draft)
         except PackageInvalid as exc:
             hint = " (use --replace)" if exc.slug_taken else ""
             for problem in exc.problems:
@@ -41,9 +49,10 @@ class Command(BaseCommand):
             raise CommandError(
                 f"{file}: nothing imported, {count} problem{'s' if count != 1 else ''}."
             ) from exc
-        trees = form.trees.count()
+        trees = len(data.get("trees", []))
         self.stdout.write(
             self.style.SUCCESS(
                 f"Imported form '{form.slug}' with {trees} tree{'s' if trees != 1 else ''}"
+                + (" as drafts, not published" if draft else ", published")
             )
         )
