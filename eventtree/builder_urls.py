@@ -1,6 +1,6 @@
 from django.urls import path
 
-from eventtree.views.builder import fields, forms, nodes, records, trees
+from eventtree.views.builder import fields, forms, nodes, records, testrun, trees
 
 app_name = "builder"
 
@@ -24,6 +24,7 @@ urlpatterns = [
     path("trees/<int:tree_id>/", trees.tree_detail, name="tree"),
     path("trees/<int:tree_id>/settings/", trees.tree_settings, name="tree-settings"),
     path("trees/<int:tree_id>/delete/", trees.tree_delete, name="tree-delete"),
+    path("trees/<int:tree_id>/test/", testrun.tree_test, name="tree-test"),
     path("trees/<int:tree_id>/nodes/add/", nodes.node_add, name="node-add"),
     path("nodes/<int:node_id>/", nodes.node_edit, name="node"),
     path("nodes/<int:node_id>/move/", nodes.node_move, name="node-move"),
