@@ -239,10 +239,10 @@ class TestRun:
             node_id = node.pk if node is not None else None
             tree, path = self.paths.get(node_id, (context.run.tree.name, ""))
             entry = {
-                "tree": tree, "path": path, "node_id": node_id,
-                "kind": node.kind if node is not None else "", "action": (node.action or None) if node else None,
+                "path": path, "kind": node.kind if node is not None else "",
+                "action": (node.action or None) if node is not None else None,
                 "label": step.label, "phase": str(step.phase), "status": str(step.status),
-                "output": step.output, "error": step.error,
+                "output": step.output, "error": step.error, "node_id": node_id, "tree": tree,
             }
             if node_id in deferred and step.status == StepStatus.DEFERRED:
                 entry["output"] = deferred[node_id]
@@ -259,7 +259,8 @@ class TestRun:
         after = "the submit" if context.phase == Phase.SYNC else "its block"
         if due_at <= ran_at:
             return f"would run in a worker right after {after}"
-        wait = timeuntil(due_at, ran_at).replace("\xa0", " ")
+        seconds = int((due_at - ran_at).total_seconds())
+        wait = f"{seconds} s" if seconds < 60 else timeuntil(due_at, ran_at).replace("\xa0", " ")
         return f"would run in a worker at {timezone.localtime(due_at):%Y-%m-%d %H:%M %Z}, {wait} after {after}"
 
 

@@ -61,22 +61,27 @@ class TestRunInput:
         return None if self.record() is not None else self.sample.record_values()
 
 
-def sample_values_from_json(*, values: Any, fields: list[Field]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+def sample_values_from_json(
+    *, values: Any, fields: list[Field], partial: bool = False
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
     """Sample values from JSON (the command line's `--values`), cleaned as the public form cleans
-    a submit: `fields` are the public fields. Returns the values, or the errors by field name."""
+    a submit; `partial`: only the fields given, as an edit of an existing record. `fields` are
+    the form's fields. Returns the values, or the errors by field name."""
     if not isinstance(values, dict):
         return {}, {"__all__": ["Expected a JSON object of field names and values."]}
     errors: dict[str, list[str]] = {}
-    public = {field.name for field in fields}
+    known = {field.name: field for field in fields}
     for name, value in values.items():
-        if name not in public:
-            errors[name] = ["Not a field of the form's public form (internal fields are set by actions)."]
+        if name not in known:
+            errors[name] = ["The form has no such field."]
+        elif known[name].internal:
+            errors[name] = ["An internal field: actions set it, a submit cannot."]
         elif value is not None and not isinstance(value, SCALARS):
             errors[name] = ["Expected text, a number, or true or false."]
-    data = {name: "" if value is None else value for name, value in values.items() if name not in errors}
-    form = RecordForm(data, fields=fields)
+    public = [field for field in fields if not field.internal and (field.name in values or not partial)]
+    form = RecordForm({name: "" if value is None else value for name, value in values.items()}, fields=public)
     if not form.is_valid():
-        errors.update({name: list(messages) for name, messages in form.errors.items()})
+        errors.update({name: list(messages) for name, messages in form.errors.items() if name not in errors})
     return ({} if errors else form.record_values()), errors
 
 
