@@ -1,6 +1,6 @@
 from django.urls import path
 
-from eventtree.views.builder import fields, forms, nodes, records, testrun, trees
+from eventtree.views.builder import fields, forms, nodes, records, testrun, trees, versions
 
 app_name = "builder"
 
@@ -25,6 +25,11 @@ urlpatterns = [
     path("trees/<int:tree_id>/settings/", trees.tree_settings, name="tree-settings"),
     path("trees/<int:tree_id>/delete/", trees.tree_delete, name="tree-delete"),
     path("trees/<int:tree_id>/test/", testrun.tree_test, name="tree-test"),
+    path("trees/<int:tree_id>/publish/", versions.tree_publish, name="tree-publish"),
+    path("trees/<int:tree_id>/discard/", versions.draft_discard, name="tree-discard"),
+    path("trees/<int:tree_id>/versions/<int:number>/", versions.version_detail, name="tree-version"),
+    path("trees/<int:tree_id>/versions/<int:number>/publish/", versions.version_republish,
+         name="tree-version-publish"),
     path("trees/<int:tree_id>/nodes/add/", nodes.node_add, name="node-add"),
     path("nodes/<int:node_id>/", nodes.node_edit, name="node"),
     path("nodes/<int:node_id>/move/", nodes.node_move, name="node-move"),

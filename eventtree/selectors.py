@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any
 
 from django.db.models import Count, QuerySet
@@ -14,8 +15,9 @@ from django.utils import timezone
 
 from eventtree.actions.registry import registry
 from eventtree.engine.templating import render_value
-from eventtree.engine.trees import tree_build
-from eventtree.kinds import kind_registry, node_problems
+from eventtree.engine.trees import draft_problems, subtree_iter, tree_build
+from eventtree.engine.versions import SNAPSHOT_KEYS, nodes_by_id, version_build
+from eventtree.kinds import kind_registry, node_label
 from eventtree.models import (
     Block,
     BlockState,
@@ -29,6 +31,7 @@ from eventtree.models import (
     Run,
     RunMode,
     Submission,
+    TreeVersion,
 )
 
 logger = logging.getLogger(__name__)
@@ -110,6 +113,16 @@ class EditorTree:
     fields: list[Field]
     node_count: int
     invalid_count: int
+    published: TreeVersion | None = None
+    # Against the published version: the draft's changed nodes (each node's `change` says how)
+    # and the labels of the nodes it no longer has.
+    changed_count: int = 0
+    removed: list[str] = dataclass_field(default_factory=list)
+    versions: list[TreeVersion] = dataclass_field(default_factory=list)
+
+    @property
+    def differs(self) -> bool:
+        return self.published is None or bool(self.changed_count or self.removed)
 
 
 def forms_with_trees() -> list[Form]:
@@ -117,30 +130,80 @@ def forms_with_trees() -> list[Form]:
 
 
 def tree_get(*, tree_id: int) -> EventTree:
-    return get_object_or_404(EventTree.objects.select_related("form"), pk=tree_id)
+    return get_object_or_404(EventTree.objects.select_related("form", "published__published_by"), pk=tree_id)
 
 
 def tree_editor(*, tree: EventTree) -> EditorTree:
-    """The tree's nodes, each with its phase, summary and problems: three queries in all."""
+    """The draft's nodes, each with its phase, summary, problems and change against the
+    published version, and the tree's latest versions: four queries in all."""
     fields = list(tree.form.fields.all())
-    field_types = {field.name: field.type for field in fields}
-    nodes = list(Node.objects.filter(tree=tree).order_by("position", "id"))
-    roots = tree_build(nodes)
+    roots = tree_build(list(Node.objects.filter(tree=tree).order_by("position", "id")))
+    problems = draft_problems(roots, {field.name: field for field in fields})
+    nodes_describe(roots, tree, problems)
+    editor = EditorTree(tree=tree, roots=roots, fields=fields, node_count=sum(1 for _ in subtree_iter(roots)),
+                        invalid_count=len(problems), published=tree.published,
+                        versions=list(tree.versions.select_related("published_by")[:VERSIONS_SHOWN]))
+    live_roots = version_build(tree.pk, tree.published.nodes) if tree.published else []
+    live, draft = nodes_by_id(live_roots), nodes_by_id(roots)
+    for node in subtree_iter(roots):
+        node.change = node_change(draft[node.pk], live.get(node.pk)) if tree.published else None
+        editor.changed_count += bool(node.change)
+    editor.removed = [node_label(node) for node in subtree_iter(live_roots) if node.pk not in draft]
+    return editor
+
+
+VERSIONS_SHOWN = 20
+
+
+def node_change(draft: dict[str, Any], live: dict[str, Any] | None) -> str | None:
+    """How a draft node differs from the published version's: new, changed, moved or not."""
+    if live is None:
+        return "new"
+    if any(draft[key] != live[key] for key in SNAPSHOT_KEYS):
+        return "changed"
+    return "moved" if (draft["parent"], draft["index"]) != (live["parent"], live["index"]) else None
+
+
+def version_view(*, tree: EventTree, number: int) -> tuple[TreeVersion, list[Node]]:
+    """A version of the tree and its nodes, described as the editor describes the draft's."""
+    version = get_object_or_404(TreeVersion.objects.select_related("published_by"), tree=tree, number=number)
+    roots = version_build(tree.pk, version.nodes)
+    nodes_describe(roots, tree, {})
+    return version, roots
+
+
+def nodes_describe(roots: list[Node], tree: EventTree, problems: dict[int, list[str]]) -> None:
+    """Give each built node what the editor shows: phase, summary, action type, problems."""
     start = ("background", "in background") if tree.mode == RunMode.ASYNC else ("sync", "before redirect")
     stack = [(root, start) for root in reversed(roots)]
-    invalid = 0
     while stack:
         node, phase = stack.pop()
         kind = kind_registry.get(node.kind) if node.kind in kind_registry else None
         # A Background or Delay shows when its children run: that is what the builder decides.
         phase = (kind and kind.phase(node.config or {})) or phase
         node.phase_key, node.phase_label = phase
-        node.problems = node_problems(node, field_types)
-        invalid += bool(node.problems)
+        node.problems = problems.get(node.pk, [])
         node.action_type = registry.get(node.action) if node.action in registry else None
         node.summary = node_summary(node)
         stack.extend((child, phase) for child in reversed(node.child_nodes))
-    return EditorTree(tree=tree, roots=roots, fields=fields, node_count=len(nodes), invalid_count=invalid)
+
+
+def form_trees(*, form: Form) -> list[EventTree]:
+    """The form's trees for its page, each with `live` (its published version's number or None),
+    `draft_problems` (how many draft nodes would keep it from publishing) and `draft_differs`:
+    four queries."""
+    trees = list(form.trees.select_related("published").order_by("position", "id"))
+    fields = {field.name: field for field in form.fields.all()}
+    nodes: dict[int, list[Node]] = {tree.pk: [] for tree in trees}
+    for node in Node.objects.filter(tree__form=form).order_by("position", "id"):
+        nodes[node.tree_id].append(node)
+    for tree in trees:
+        roots = tree_build(nodes[tree.pk])
+        tree.live = tree.published.number if tree.published else None
+        tree.draft_problems = len(draft_problems(roots, fields))
+        tree.draft_differs = tree.published is None or nodes_by_id(roots) != nodes_by_id(
+            version_build(tree.pk, tree.published.nodes))
+    return trees
 
 
 def node_summary(node: Node) -> str:

@@ -87,5 +87,12 @@ class Migration(migrations.Migration):
             name="version",
             field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name="runs", to="eventtree.treeversion"),
         ),
+        migrations.AlterModelOptions(
+            name="eventtree",
+            options={
+                "ordering": ["form", "position", "id"],
+                "permissions": [("publish_eventtree", "Can publish a tree's draft, or an older version again")],
+            },
+        ),
         migrations.RunPython(trees_publish, migrations.RunPython.noop),
     ]

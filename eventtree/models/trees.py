@@ -43,6 +43,7 @@ class EventTree(models.Model):
     class Meta:
         ordering = ["form", "position", "id"]
         indexes = [models.Index(fields=["form", "event", "active"])]
+        permissions = [("publish_eventtree", "Can publish a tree's draft, or an older version again")]
 
     def __str__(self) -> str:
         return f"{self.form.name}: {self.name}"

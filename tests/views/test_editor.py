@@ -38,7 +38,7 @@ def builder_urls_with_args(form, tree) -> list[str]:
     field = form.fields.first()
     record = Record.objects.create(form=form, values={"name": "x"})
     values = {"slug": form.slug, "tree_id": tree.pk, "node_id": node.pk, "field_id": field.pk,
-              "record_id": record.pk, "block_id": 1}
+              "record_id": record.pk, "block_id": 1, "number": 1}
     urls = []
     for pattern in builder_urls.urlpatterns:
         assert isinstance(pattern, URLPattern)
@@ -117,7 +117,7 @@ def test_tree_editor_shows_phases_and_marks_invalid_nodes(staff, membership):
     assert page.count("in background") >= 4  # the background, its three children, the legend
     broken = staff.get(f"/builder/trees/{EventTree.objects.get(name='Broken').pk}/").content.decode()
     assert "needs attention" in broken and "no field named &#x27;gone_field&#x27;" in broken
-    assert "This tree does not run</strong> until every node is configured" in broken
+    assert "this draft cannot be published until it is fixed" in broken
 
 
 def test_add_a_node_returns_the_tree_with_its_edit_form_open(staff, membership):
@@ -282,7 +282,7 @@ def test_record_page_and_edit_fires_the_updated_trees(staff, membership, django_
                                "field_c": "", "field_d": ""})
 
     submission = Submission.objects.get()
-    assert response["Location"] == f"/f/membership/submitted/{submission.token}/"
+    assert response["Location"] == f"/builder/records/{record.pk}/?edit={submission.pk}"  # staff stay in the builder
     record.refresh_from_db()
     assert record.values["name"] == "Ada L." and record.values["field_c"] == "updated Ada L."
     runs = staff.get(f"/builder/records/{record.pk}/").content.decode()

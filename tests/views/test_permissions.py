@@ -28,7 +28,8 @@ def objects(django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         record, _ = record_submit(form=form, values={"name": "Ada", "email": "ada@example.com"})
     return {"slug": form.slug, "tree_id": tree.pk, "node_id": tree.nodes.first().pk,
-            "field_id": form.fields.first().pk, "record_id": record.pk, "block_id": Block.objects.get().pk}
+            "field_id": form.fields.first().pk, "record_id": record.pk, "block_id": Block.objects.get().pk,
+            "number": tree.published.number}
 
 
 def every_builder_url(objects: dict) -> list[tuple[str, str]]:
@@ -120,6 +121,10 @@ def test_each_action_needs_its_own_permission(client, objects):
         ("get", f"/builder/trees/{tree_id}/", "eventtree.view_eventtree"),
         ("post", f"/builder/trees/{tree_id}/settings/", "eventtree.change_eventtree"),
         ("post", f"/builder/trees/{tree_id}/delete/", "eventtree.delete_eventtree"),
+        ("post", f"/builder/trees/{tree_id}/publish/", "eventtree.publish_eventtree"),
+        ("post", f"/builder/trees/{tree_id}/discard/", "eventtree.change_eventtree"),
+        ("get", f"/builder/trees/{tree_id}/versions/1/", "eventtree.view_eventtree"),
+        ("post", f"/builder/trees/{tree_id}/versions/1/publish/", "eventtree.publish_eventtree"),
         ("get", f"/builder/trees/{tree_id}/nodes/add/", "eventtree.change_eventtree"),
         ("post", f"/builder/nodes/{node_id}/", "eventtree.change_eventtree"),
         ("post", f"/builder/nodes/{node_id}/delete/", "eventtree.change_eventtree"),
