@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from eventtree import selectors
 from eventtree.inputs.builder import FieldForm, FormCreateForm, FormSettingsForm, TreeCreateForm
+from eventtree.inputs.packages import KEPT_MAX_BYTES, PACKAGE_MAX_BYTES, PackageImportForm
 from eventtree.models import Form
 from eventtree.permissions import builder_permission_required, permission_check
 from eventtree.services import forms as form_services
@@ -27,7 +28,6 @@ from eventtree.views.types import HtmxHttpRequest
 
 FORMS_TEMPLATE = "eventtree/builder/forms.html"
 FORM_TEMPLATE = "eventtree/builder/form.html"
-PACKAGE_MAX_BYTES = 5 * 1024 * 1024
 
 
 # Also the way to the records of each form, for staff who may see records but not forms.
@@ -39,33 +39,33 @@ def form_list(request: HtmxHttpRequest) -> HttpResponse:
         form = form_services.form_create(**create_form.cleaned_data)
         return redirect("builder:form", slug=form.slug)
     return editor_response(request, FORMS_TEMPLATE, {
-        "forms": selectors.forms_with_trees(), "create_form": create_form,
+        "forms": selectors.forms_with_trees(), "create_form": create_form, "import_form": PackageImportForm(),
     })
 
 
-# The package may be 5 MB; the body around it a little more, so that a larger file gets the
-# message below rather than the 413 page.
-@body_limit(PACKAGE_MAX_BYTES + 1024 * 1024)
+# The package may be 5 MB, and a package kept from a refused import comes back beside it; the body
+# around them a little more, so that a larger file gets the form's message rather than the 413 page.
+@body_limit(PACKAGE_MAX_BYTES + KEPT_MAX_BYTES + 1024 * 1024)
 @builder_permission_required("eventtree.add_form")
 @require_POST
 def form_import(request: HtmxHttpRequest) -> HttpResponse:
-    upload = request.FILES.get("package")
-    replace = request.POST.get("replace") == "on"
-    if replace:
-        permission_check(request.user, "eventtree.change_form")
-    try:
-        if upload is None:
-            raise PackageInvalid(["Choose a JSON file to import."])
-        if upload.size > PACKAGE_MAX_BYTES:
-            raise PackageInvalid(["The file is larger than 5 MB."])
-        form = form_package_import(data=form_package_load(upload.read().decode("utf-8", "replace")), replace=replace)
-    except PackageInvalid as invalid:
-        return editor_response(request, FORMS_TEMPLATE, {
-            "forms": selectors.forms_with_trees(), "create_form": FormCreateForm(),
-            "import_problems": invalid.problems,
-        }, status=400)
-    messages.success(request, f"Imported {form.name}.")
-    return redirect("builder:form", slug=form.slug)
+    import_form = PackageImportForm(request.POST, request.FILES)
+    if import_form.is_valid():
+        data = import_form.cleaned_data
+        if data["replace"]:
+            permission_check(request.user, "eventtree.change_form")
+        try:
+            form = form_package_import(data=form_package_load(data["text"]), replace=data["replace"],
+                                       slug=data["slug"] or None, name=data["name"] or None, user=request.user)
+        except PackageInvalid as invalid:
+            import_form.refuse(problems=invalid.problems, slug_taken=invalid.slug_taken)
+        else:
+            messages.success(request, f"Imported {form.name}.")
+            return redirect("builder:form", slug=form.slug)
+    import_form.keep_package()
+    return editor_response(request, FORMS_TEMPLATE, {
+        "forms": selectors.forms_with_trees(), "create_form": FormCreateForm(), "import_form": import_form,
+    }, status=400)
 
 
 @builder_permission_required("eventtree.view_form")
