@@ -158,6 +158,9 @@ def tree_run_start(
 ) -> Run:
     run = Run.objects.create(tree_id=tree.id, version_id=tree.version_id, record=record,
                              submission=submission, event=event, depth=depth)
+    # What the walk reads of the tree (its name, its attempts) is in the cached entry: no query.
+    run.tree = EventTree(pk=tree.id, form_id=record.form_id, name=tree.name, mode=tree.mode,
+                         max_attempts=tree.max_attempts, published_id=tree.version_id)
     if tree.mode == RunMode.ASYNC:
         block = Block.objects.create(
             run=run, whole_tree=True, label=tree.name, due_at=due_now(), max_attempts=tree.max_attempts
