@@ -180,13 +180,18 @@ class TestRun:
                 self.trace.outcome = Outcome.REFUSED
                 self.trace.message = failure.public_message
                 self.trace.error = failure.detail
-                self.trace.values = dict(record.values)
+                self.trace.values = self.values_ordered(record.values)
                 return self.trace
             self.steps_add(context, self.started_at)
         while self.queue:
             record = self.block_walk(heapq.heappop(self.queue), record)
-        self.trace.values = dict(record.values)
+        self.trace.values = self.values_ordered(record.values)
         return self.trace
+
+    def values_ordered(self, values: dict[str, Any]) -> dict[str, Any]:
+        """The record's values in the order of the form's fields (values of no field last)."""
+        order = {name: index for index, name in enumerate(self.form.fields.values_list("name", flat=True))}
+        return dict(sorted(values.items(), key=lambda item: order.get(item[0], len(order))))
 
     def record_prepare(self, values: dict[str, Any], record: Record | None) -> Record:
         if record is None:

@@ -33,7 +33,7 @@ class TestRunSourceForm(forms.Form):
         if not self.records:
             del self.fields["record"]
         else:
-            self.fields["record"].choices = [("", "A new sample record (values below)"),
+            self.fields["record"].choices = [("", "New sample record (below)"),
                                              *((pk, record_label(record)) for pk, record in self.records.items())]
 
     def chosen_record(self) -> Record | None:
