@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 
-from eventtree.kinds import node_label, node_problems, node_value_problems
+from eventtree.kinds import node_field_names, node_label, node_problems, node_value_problems
 from eventtree.models import Field, Node
 
 
@@ -57,3 +57,8 @@ def draft_problems(roots: list[Node], fields: dict[str, Field]) -> dict[int, lis
         if problems:
             found[node.pk] = problems
     return found
+
+
+def nodes_using_field(roots: list[Node], name: str) -> list[Node]:
+    """The nodes of built `roots` that name the field `name` or read it in a template."""
+    return [node for node in subtree_iter(roots) if name in node_field_names(node)]

@@ -75,6 +75,13 @@ class FieldForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.owner = form
         if self.instance.pk:
+            # A rename reaches the live versions either way (the form must keep working); the
+            # drafts are the builder's, so that part is offered.
+            self.fields["update_drafts"] = forms.BooleanField(
+                required=False, initial=True, label="Rename it in the trees' drafts too",
+                help_text="If you rename it: the nodes of the drafts that use it follow. Live "
+                "versions that use it follow either way, as a new version.",
+            )
             self.initial["choices"] = "\n".join(self.instance.choices or [])
             default = self.instance.default
             self.initial["default"] = "" if default is None else str(default).lower() if isinstance(default, bool) else str(default)

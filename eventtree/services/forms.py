@@ -1,13 +1,26 @@
-"""Editing forms and their fields."""
+"""Editing forms and their fields. A field renamed or deleted under the trees that use it must
+not stop the live form: a rename carries over to the live versions, a deletion is refused while
+one uses it."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Max
 
-from eventtree.models import Field, Form
+from eventtree.engine.trees import nodes_using_field, tree_load
+from eventtree.engine.versions import version_build, version_snapshot
+from eventtree.kinds import node_field_renamed, node_label
+from eventtree.models import EventTree, Field, Form, Node
+from eventtree.services.trees import tree_locked
+from eventtree.services.versions import version_create
+
+
+class FieldInUse(Exception):
+    """A live version uses the field: the message names the trees and the nodes."""
 
 
 def form_create(*, name: str, slug: str) -> Form:
@@ -33,15 +46,83 @@ def field_add(*, form: Form, **values: Any) -> Field:
         return Field.objects.create(form=form, position=position, **values)
 
 
-def field_update(*, field: Field, **values: Any) -> Field:
-    for name, value in values.items():
-        setattr(field, name, value)
-    field.save()
+def field_update(
+    *, field: Field, update_drafts: bool = True, user: AbstractBaseUser | None = None, **values: Any
+) -> Field:
+    """Change a field. A new name is carried into every published version that uses the old one
+    (each becomes a new version with only that change), and with `update_drafts` into the nodes
+    of the drafts too; record values keep their old key."""
+    with transaction.atomic():
+        Form.objects.select_for_update().get(pk=field.form_id)
+        old_name = Field.objects.values_list("name", flat=True).get(pk=field.pk)
+        for name, value in values.items():
+            setattr(field, name, value)
+        field.save()
+        if field.name != old_name:
+            trees_field_rename(form_id=field.form_id, old=old_name, new=field.name,
+                               update_drafts=update_drafts, user=user)
     return field
 
 
+def trees_field_rename(*, form_id: int, old: str, new: str, update_drafts: bool,
+                       user: AbstractBaseUser | None) -> None:
+    """Call inside `atomic`, with the form row locked."""
+    for tree_id in EventTree.objects.filter(form_id=form_id).values_list("pk", flat=True):
+        tree = tree_locked(tree_id)
+        if tree.published_id:
+            roots = version_build(tree.pk, tree.published.nodes)
+            using = nodes_using_field(roots, old)
+            for node in using:
+                node.config = node_field_renamed(node, old, new)
+            if using:
+                version_create(tree=tree, snapshot=version_snapshot(roots), user=user,
+                               note=f"Field {old} renamed to {new}")
+        if update_drafts:
+            using = nodes_using_field(tree_load(tree.pk), old)
+            for node in using:
+                node.config = node_field_renamed(node, old, new)
+            Node.objects.bulk_update(using, ["config"])
+
+
+@dataclass(frozen=True)
+class FieldUse:
+    """The nodes of one tree's draft or live version that use a field."""
+
+    tree: EventTree
+    live: bool
+    nodes: tuple[str, ...]
+
+    def __str__(self) -> str:
+        where = f"live version {self.tree.published.number}" if self.live else "draft"
+        return f"“{self.tree.name}” ({where}): {', '.join(self.nodes)}"
+
+
+def field_uses(*, field: Field) -> list[FieldUse]:
+    """Where the trees of the field's form use it, in their live versions and their drafts."""
+    uses = []
+    for tree in EventTree.objects.filter(form_id=field.form_id).select_related("published"):
+        places = [(False, tree_load(tree.pk))]
+        if tree.published_id:
+            places.insert(0, (True, version_build(tree.pk, tree.published.nodes)))
+        for live, roots in places:
+            nodes = tuple(node_label(node) for node in nodes_using_field(roots, field.name))
+            if nodes:
+                uses.append(FieldUse(tree=tree, live=live, nodes=nodes))
+    return uses
+
+
 def field_delete(*, field: Field) -> None:
-    field.delete()
+    """Delete a field; raise FieldInUse, changing nothing, while the live version of an active
+    tree uses it (its submits would stop running that tree)."""
+    with transaction.atomic():
+        Form.objects.select_for_update().get(pk=field.form_id)
+        live = [use for use in field_uses(field=field) if use.live and use.tree.active]
+        if live:
+            raise FieldInUse(
+                f"The field {field.name} is used by " + "; ".join(str(use) for use in live)
+                + ". Change those nodes and publish, or make the tree inactive, before deleting it."
+            )
+        field.delete()
 
 
 def field_move(*, field: Field, offset: int) -> None:

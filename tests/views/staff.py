@@ -8,7 +8,7 @@ BUILDER_PERMISSIONS = [
     f"eventtree.{action}_{model}"
     for model in ("form", "eventtree", "record", "block")
     for action in ("view", "add", "change", "delete")
-]
+] + ["eventtree.publish_eventtree"]
 
 
 def staff_create(username: str, *perms: str, password: str = "pw", **fields):

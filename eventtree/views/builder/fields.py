@@ -42,7 +42,8 @@ def field_edit(request: HtmxHttpRequest, slug: str, field_id: int) -> HttpRespon
     field = get_object_or_404(Field, pk=field_id, form=form)
     edit_form = FieldForm(request.POST or None, instance=field, form=form, prefix="edit")
     if request.method == "POST" and edit_form.is_valid():
-        form_services.field_update(field=field, **edit_form.field_values())
+        form_services.field_update(field=field, update_drafts=edit_form.cleaned_data["update_drafts"],
+                                   user=request.user, **edit_form.field_values())
         return fields_response(request, form)
     return fields_response(request, form, refused=request.method == "POST", editing=field.pk, edit_form=edit_form)
 
@@ -60,7 +61,10 @@ def field_move(request: HtmxHttpRequest, slug: str, field_id: int) -> HttpRespon
 @require_POST
 def field_delete(request: HtmxHttpRequest, slug: str, field_id: int) -> HttpResponse:
     form = selectors.form_get(slug=slug)
-    form_services.field_delete(field=get_object_or_404(Field, pk=field_id, form=form))
+    try:
+        form_services.field_delete(field=get_object_or_404(Field, pk=field_id, form=form))
+    except form_services.FieldInUse as refusal:
+        return fields_response(request, form, refused=True, field_error=str(refusal))
     return fields_response(request, form)
 
 

@@ -95,7 +95,7 @@ def form_context(form: Form, **extra: Any) -> dict[str, Any]:
     return {
         "form": form,
         "fields": list(form.fields.all()),
-        "trees": list(form.trees.all()),
+        "trees": selectors.form_trees(form=form),
         "settings_form": FormSettingsForm(instance=form, prefix="settings"),
         "field_form": FieldForm(form=form, prefix="field"),
         "tree_form": TreeCreateForm(prefix="tree"),
