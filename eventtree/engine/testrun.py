@@ -48,7 +48,7 @@ class TestRunTrace:
     steps: list[dict[str, Any]] = field(default_factory=list)
     message: str = ""  # refused: what the visitor would see; failed: which block failed, and why
     error: str = ""  # refused: the detail that only staff see
-    errors: dict[str, list[str]] = field(default_factory=dict)  # invalid: by field name, or "tree"
+    errors: dict[str, list[str]] = field(default_factory=dict)  # invalid: by field name or node path
     skipped: list[dict[str, Any]] = field(default_factory=list)  # trees a submit would leave out
     values: dict[str, Any] = field(default_factory=dict)  # the record's values as the run left them
 
@@ -177,6 +177,9 @@ class TestRun:
                     walk(roots, context)
             except NodeFailure as failure:
                 self.steps_add(context, self.started_at, kept=False)
+                for step in self.trace.steps:  # the earlier trees' blocks go with the refusal too
+                    if step["status"] == StepStatus.DEFERRED:
+                        step["output"] = "would not run: the submit is refused"
                 self.trace.outcome = Outcome.REFUSED
                 self.trace.message = failure.public_message
                 self.trace.error = failure.detail
@@ -238,8 +241,9 @@ class TestRun:
         A walk that failed (`kept` false) is rolled back with the blocks it would have made.
         """
         effects = {node_id: (kind, payload) for node_id, kind, payload in context.dry_outbox}
-        lost = "would not run: " + ("the submit is refused" if context.phase == Phase.SYNC else "its block fails")
-        deferred = {node.pk: self.deferred_add(context, node, ran_at) if kept else lost for node in context.deferred}
+        why = "the submit is refused" if context.phase == Phase.SYNC else "its block fails"
+        deferred = {node.pk: self.deferred_add(context, node, ran_at) if kept else f"would not run: {why}"
+                    for node in context.deferred}
         for node, step in zip(context.step_nodes, context.steps):
             node_id = node.pk if node is not None else None
             tree, path = self.paths.get(node_id, (context.run.tree.name, ""))
@@ -252,7 +256,7 @@ class TestRun:
             if node_id in deferred and step.status == StepStatus.DEFERRED:
                 entry["output"] = deferred[node_id]
             if node_id in effects:
-                entry.update(effect_entry(*effects[node_id]))
+                entry.update(effect_entry(*effects[node_id], lost="" if kept else why))
             self.trace.steps.append(entry)
 
     def deferred_add(self, context: TestRunContext, node: Node, ran_at: datetime) -> str:
@@ -269,12 +273,14 @@ class TestRun:
         return f"would run in a worker at {timezone.localtime(due_at):%Y-%m-%d %H:%M %Z}, {wait} after {after}"
 
 
-def effect_entry(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """What a step would have sent, for the trace (an email: to, subject, body)."""
+def effect_entry(kind: str, payload: dict[str, Any], *, lost: str = "") -> dict[str, Any]:
+    """What a step would send once its transaction commits (an email: to, subject, body), or
+    why it would not (`lost`: its transaction is rolled back)."""
+    verb, why = ("would not send", f": {lost}") if lost else ("would send", "")
     if kind == "send_email":
         email = {key: payload.get(key) for key in ("to", "subject", "body")}
-        return {"output": f"would send an email to {', '.join(payload.get('to') or [])}", "email": email}
-    return {"output": f"would send ({kind}); not sent in a test run", "effect": {"kind": kind, **payload}}
+        return {"output": f"{verb} an email to {', '.join(payload.get('to') or [])}{why}", "email": email}
+    return {"output": f"{verb} ({kind}){why}", "effect": {"kind": kind, **payload}}
 
 
 def node_paths(tree_name: str, roots: list[Node], prefix: str = "nodes") -> dict[int, tuple[str, str]]:

@@ -259,3 +259,26 @@ def test_every_active_tree_of_the_event_runs_as_one_submit_would_fire_them():
     assert [item["tree"] for item in trace.skipped] == ["Broken"]
     assert trace.values["field_c"] == "second"
     assert json.loads(json.dumps(trace.as_json()))["outcome"] == "done"
+
+
+def test_what_a_rolled_back_walk_would_have_sent_or_deferred_is_said_not_to_happen():
+    form, _ = reference_form_and_tree()
+    email = action("send_email", to="{{ record.email }}", subject="Hi", body="Hello")
+    tree_create(form, [{"kind": "background", "children": [set_field("field_b", "B")]}], name="First")
+    tree_create(form, [email, action("fail", message="No")], name="Refusing")
+    in_block = tree_create(form, [{"kind": "background", "label": "Block", "children": [
+        email, {"kind": "background", "children": []}, action("fail", message="No"),
+    ]}], name="Failing", active=False)
+
+    refused = form_test_run(form=form, event="submitted", values=ADA)
+    failed = tree_test_run(tree=in_block, values=ADA)
+
+    assert refused.outcome == "refused"
+    outputs = {(step["tree"], step["path"]): step["output"] for step in refused.steps}
+    assert outputs[("On submit", "nodes[1]")] == outputs[("First", "nodes[0]")] == "would not run: the submit is refused"
+    assert outputs[("Refusing", "nodes[0]")] == "would not send an email to ada@example.com: the submit is refused"
+    assert failed.outcome == "failed"
+    assert [step["output"] for step in failed.steps[1:3]] == [
+        "would not send an email to ada@example.com: its block fails", "would not run: its block fails",
+    ]
+    assert failed.steps[1]["email"]["subject"] == "Hi"
