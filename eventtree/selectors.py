@@ -227,7 +227,7 @@ def record_get(*, record_id: int) -> Record:
 def record_runs(*, record: Record) -> list[Run]:
     return list(
         Run.objects.filter(record=record)
-        .select_related("tree", "submission")
+        .select_related("tree", "submission", "version")
         .prefetch_related("blocks")
         .order_by("-created_at", "-id")
     )

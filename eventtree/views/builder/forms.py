@@ -55,12 +55,16 @@ def form_import(request: HtmxHttpRequest) -> HttpResponse:
         if data["replace"]:
             permission_check(request.user, "eventtree.change_form")
         try:
+            # Whoever may not publish imports the trees as drafts, which do not run.
+            draft = not request.user.has_perm("eventtree.publish_eventtree")
             form = form_package_import(data=form_package_load(data["text"]), replace=data["replace"],
-                                       slug=data["slug"] or None, name=data["name"] or None, user=request.user)
+                                       slug=data["slug"] or None, name=data["name"] or None,
+                                       draft=draft, user=request.user)
         except PackageInvalid as invalid:
             import_form.refuse(problems=invalid.problems, slug_taken=invalid.slug_taken)
         else:
-            messages.success(request, f"Imported {form.name}.")
+            messages.success(request, f"Imported {form.name}"
+                             + (": its trees are drafts, which run once published." if draft else ", its trees published."))
             return redirect("builder:form", slug=form.slug)
     import_form.keep_package()
     return editor_response(request, FORMS_TEMPLATE, {
