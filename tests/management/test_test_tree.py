@@ -132,3 +132,11 @@ def test_one_tree_by_name_runs_even_when_inactive(membership):
 
     assert {step["tree"] for step in everyone["steps"]} == {"On submit"}
     assert [step["output"] for step in one["steps"]] == ["field_b = 'off'"]
+
+
+def test_an_event_without_active_trees_runs_nothing_and_says_so(membership):
+    trace, stderr = run("membership", "--event", "updated", "--record", str(
+        Record.objects.create(form=membership, values={"name": "Bo", "email": "bo@example.com"}).pk))
+
+    assert trace["outcome"] == "done" and trace["steps"] == []
+    assert stderr.strip() == "No active tree of 'membership' fires on updated: nothing would run."

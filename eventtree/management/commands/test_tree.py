@@ -47,6 +47,8 @@ class Command(BaseCommand):
                 f"  {name}: {' '.join(messages)}" for name, messages in errors.items()))
         if one_tree is None:
             trace = form_test_run(form=form, event=event or Event.SUBMITTED, values=sample, record=existing)
+            if not trace.steps and not trace.skipped:
+                self.stderr.write(f"No active tree of {form.slug!r} fires on {event or Event.SUBMITTED}: nothing would run.")
         else:
             trace = tree_test_run(tree=one_tree, values=sample, record=existing, event=event)
         self.trace_write(trace)
