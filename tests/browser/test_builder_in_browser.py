@@ -54,7 +54,7 @@ def add_field(page: Page, name: str, type_label: str, *, required: bool = False,
 
 
 @pytest.mark.integration
-def test_build_the_reference_tree_in_the_editor_and_submit_it(staff_page: Page, live_server, qcluster, browser):
+def test_build_the_reference_tree_publish_it_and_change_it_while_the_form_is_live(staff_page: Page, live_server, qcluster, browser):
     page = staff_page
     new_form = page.locator("form", has=page.get_by_role("button", name="Create form"))
     new_form.get_by_label("Name").fill("Membership application")
@@ -96,73 +96,57 @@ def test_build_the_reference_tree_in_the_editor_and_submit_it(staff_page: Page, 
                      ("background", None, ["field_b", "field_c", "send_email"]),
                      ("action", "field_d", [])]
 
+    # Nothing runs before the first Publish; then version 1 is live.
+    expect(page.locator(".publish-bar")).to_contain_text("This tree does not run until you publish it")
+    publish(page)
+    expect(page.locator(".publish-bar")).to_contain_text("Live: version 1")
+
     visitor = browser.new_context().new_page()  # a visitor, not logged in
-    visitor.goto(f"{live_server.url}/f/membership/")
-    visitor.get_by_label("Name").fill("Ada")
-    visitor.get_by_label("Email").fill("ada@example.com")
-    visitor.get_by_role("button", name="Submit").click()
-    status = visitor.locator("#status")
-    expect(status).to_have_attribute("data-status", "done", timeout=60_000)
-    expect(status).to_contain_text("Slow part")
+    submit(visitor, live_server.url, "Ada")
     mails = wait_until(qcluster.sent_mail, timeout=20)
     assert len(mails) == 1 and "To: ada@example.com" in mails[0]
     values = Record.objects.get().values
     assert [values[f"field_{letter}"] for letter in "abcd"] == ["A:Ada", "B", "C", "D"]
 
+    # A node picked from the menu and left unconfigured: the live form goes on with version 1.
+    add_node(page, add_at_end, "Set field")
+    page.locator("form.node-edit").get_by_role("link", name="Cancel").click()
+    expect(page.locator(".problem-badge")).to_have_count(1)
+    expect(page.locator(".publish-bar")).to_contain_text("Draft differs from version 1")
+    submit(visitor, live_server.url, "Grace")
+    assert Record.objects.get(values__name="Grace").values["field_d"] == "D"
 
-def drag(page: Page, source: Locator, target: Locator, *, below: bool = False) -> None:
-    """Drag with real mouse moves: Sortable's fallback mode follows them (native DnD would not)."""
-    start = source.locator(":scope > .node-row .drag-handle").bounding_box()
-    box = target.locator(":scope > .node-row").bounding_box()
-    y = box["y"] + (box["height"] * 0.8 if below else box["height"] * 0.2)
-    page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
-    page.mouse.down()
-    steps = 12
-    for i in range(1, steps + 1):
-        page.mouse.move(start["x"] + 4 + (box["x"] + 60 - start["x"]) * i / steps,
-                        start["y"] + (y - start["y"]) * i / steps)
-        page.wait_for_timeout(30)
-    with page.expect_response(re.compile(r"/nodes/\d+/move/$")):
-        page.mouse.up()
+    # Publish is refused with the problem on that node; fixed, it publishes and the form runs it.
+    publish(page)
+    expect(page.get_by_role("alert")).to_contain_text("Not published: 1 node needs attention")
+    unconfigured = page.locator(".node.is-invalid")
+    expect(unconfigured.locator(".problems")).to_contain_text("field")
+    expect(page.locator(".publish-bar")).to_contain_text("Live: version 1")
+    unconfigured.locator(".node-row").get_by_role("link", name=re.compile("^Edit")).click()
+    editor = page.locator("form.node-edit")
+    editor.get_by_label("Field").fill("field_d")
+    editor.get_by_label("Value").fill("D2")
+    save(page, editor)
+    publish(page, note="field_d says D2")
+    expect(page.locator(".publish-bar")).to_contain_text("Live: version 2")
+    expect(page.locator("#versions")).to_contain_text("field_d says D2")
+    submit(visitor, live_server.url, "Alan")
+    assert Record.objects.get(values__name="Alan").values["field_d"] == "D2"
+    assert Record.objects.get(values__name="Grace").values["field_d"] == "D"
 
 
-def page_order(page: Page) -> list[str]:
-    return page.locator(".root-list > .node > .node-row .summary").all_inner_texts()
+def publish(page: Page, note: str = "") -> None:
+    bar = page.locator(".publish-bar")
+    bar.get_by_placeholder("What changed (optional)").fill(note)
+    with page.expect_response(re.compile(r"/publish/$")):
+        bar.get_by_role("button", name="Publish").click()
 
 
-def db_order(tree: EventTree) -> list[str]:
-    return [f"log {n.config['message']!r}" if n.kind == "action" else n.kind
-            for n in Node.objects.filter(tree=tree, parent=None).order_by("position")]
-
-
-def test_move_by_drag_and_drop_and_by_buttons(staff_page: Page, live_server):
-    form = form_create("moves")
-    tree = tree_create(form, [action("log", message="first"), action("log", message="second"),
-                              action("log", message="third"), action("log", message="fourth")])
-    page = staff_page
-    page.goto(f"{live_server.url}/builder/trees/{tree.pk}/")
-    expect(page.locator(".root-list > .node")).to_have_count(4)
-
-    node = lambda message: page.locator(".root-list > .node", has=page.locator(":scope > .node-row", has_text=message))  # noqa: E731
-    drag(page, node("fourth"), node("first"))
-    expect(page.locator(".root-list > .node").first).to_contain_text("fourth")
-
-    with page.expect_response(re.compile(r"/move/$")):
-        node("first").locator(":scope > .node-row").get_by_role("button", name="Move down").click()
-
-    expected = ["log 'fourth'", "log 'second'", "log 'first'", "log 'third'"]
-    expect(page.locator(".root-list > .node > .node-row .summary")).to_have_text(expected)
-    assert db_order(tree) == expected
-    page.reload()
-    assert page_order(page) == expected == db_order(tree)
-
-    # Leave and come back with the browser's back button: the page shows the saved order, not a
-    # copy from before the edits.
-    with page.expect_response(re.compile(r"/move/$")):
-        node("third").locator(":scope > .node-row").get_by_role("button", name="Move up").click()
-    page.get_by_role("link", name="Moves").first.click()
-    expect(page.get_by_role("heading", name="Moves", level=1)).to_be_visible()
-    page.go_back()
-    moved = ["log 'fourth'", "log 'second'", "log 'third'", "log 'first'"]
-    expect(page.locator(".root-list > .node > .node-row .summary")).to_have_text(moved)
-    assert db_order(tree) == moved
+def submit(visitor: Page, base_url: str, name: str) -> None:
+    visitor.goto(f"{base_url}/f/membership/")
+    visitor.get_by_label("Name").fill(name)
+    visitor.get_by_label("Email").fill(f"{name.lower()}@example.com")
+    visitor.get_by_role("button", name="Submit").click()
+    status = visitor.locator("#status")
+    expect(status).to_have_attribute("data-status", "done", timeout=60_000)
+    expect(status).to_contain_text("Slow part")

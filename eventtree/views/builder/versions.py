@@ -30,7 +30,7 @@ def tree_publish(request: HtmxHttpRequest, tree_id: int) -> HttpResponse:
         if not request.htmx:
             messages.error(request, message)
             return redirect("builder:tree", tree_id=tree.pk)
-        return tree_response(request, tree, error=message)  # htmx swaps only a 2xx answer
+        return tree_response(request, tree, error=message, partial="editor")  # htmx swaps only a 2xx answer
     return published_response(request, tree.pk, f"Published version {version.number}: new submits run it.")
 
 
@@ -68,4 +68,5 @@ def published_response(request: HtmxHttpRequest, tree_id: int, message: str) -> 
     if not request.htmx:
         messages.success(request, message)
         return redirect("builder:tree", tree_id=tree_id)
-    return tree_response(request, selectors.tree_get(tree_id=tree_id), notice=message)
+    # The whole editor: the list of versions beside the tree changes too.
+    return tree_response(request, selectors.tree_get(tree_id=tree_id), notice=message, partial="editor")
