@@ -16,11 +16,14 @@ from eventtree.kinds import kind_registry, node_problems
 
 
 def check_stored_trees(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """Nodes whose kind or action type no longer exists, or whose config no longer validates;
-    fields whose name or default a form can no longer take."""
+    """Nodes of the live versions whose kind or action type no longer exists, or whose config no
+    longer validates; fields whose name or default a form can no longer take. (Drafts are the
+    builder's work in progress: the editor shows their problems, and Publish refuses them.)"""
     if not databases:
         return []
-    from eventtree.models import Field, Node, NodeKind
+    from eventtree.engine.trees import subtree_iter
+    from eventtree.engine.versions import version_build
+    from eventtree.models import EventTree, Field
 
     errors: list[CheckMessage] = []
     try:
@@ -28,24 +31,30 @@ def check_stored_trees(app_configs: Any = None, databases: Any = None, **kwargs:
         for item in Field.objects.select_related("form"):
             field_types.setdefault(item.form_id, {})[item.name] = item.type
             errors.extend(field_errors(item))
-        for node in Node.objects.select_related("tree__form"):
-            where = f"node {node.pk} of tree {node.tree.name!r} (form {node.tree.form.slug!r})"
-            if node.kind not in kind_registry:
-                errors.append(Error(f"{where} is of the unknown kind {node.kind!r}.", obj=node,
-                                    hint="Delete the node, or install the app that registers its kind.",
-                                    id="eventtree.E003"))
-            elif node.kind == NodeKind.ACTION and node.action not in registry:
-                errors.append(Error(f"{where} uses the unknown action type {node.action!r}.", obj=node,
-                                    hint="Delete the node, or install the app that registers its type.",
-                                    id="eventtree.E001"))
-            else:
-                errors.extend(
-                    Error(f"{where}: {problem}", obj=node, hint="Edit the node in the builder.", id="eventtree.E002")
-                    for problem in node_problems(node, field_types.get(node.tree.form_id, {}))
-                )
+        for tree in EventTree.objects.filter(published__isnull=False).select_related("form", "published"):
+            for node in subtree_iter(version_build(tree.pk, tree.published.nodes)):
+                errors.extend(node_errors(tree, node, field_types.get(tree.form_id, {})))
     except DatabaseError:  # not migrated yet
         return []
     return errors
+
+
+def node_errors(tree: Any, node: Any, field_types: dict[str, str]) -> list[CheckMessage]:
+    from eventtree.models import NodeKind
+
+    where = (f"node {node.pk} of tree {tree.name!r} (form {tree.form.slug!r}, "
+             f"live version {tree.published.number})")
+    if node.kind not in kind_registry:
+        return [Error(f"{where} is of the unknown kind {node.kind!r}.", obj=tree,
+                      hint="Remove the node from the draft and publish, or install the app that "
+                      "registers its kind.", id="eventtree.E003")]
+    if node.kind == NodeKind.ACTION and node.action not in registry:
+        return [Error(f"{where} uses the unknown action type {node.action!r}.", obj=tree,
+                      hint="Remove the node from the draft and publish, or install the app that "
+                      "registers its type.", id="eventtree.E001")]
+    return [Error(f"{where}: {problem}", obj=tree, hint="Edit the node in the builder and publish.",
+                  id="eventtree.E002")
+            for problem in node_problems(node, field_types)]
 
 
 def field_errors(item: Any) -> list[CheckMessage]:

@@ -6,7 +6,7 @@ import pytest
 
 from eventtree.checks import check_stored_trees
 from eventtree.models import Field, Node
-from tests.factories import action, form_create, tree_create
+from tests.factories import action, form_create, tree_create, tree_publish_unchecked
 
 pytestmark = pytest.mark.django_db
 
@@ -29,10 +29,12 @@ def test_every_kind_of_broken_node_and_field_is_reported() -> None:
     tree = tree_create(form, [action("gone_type"), {"kind": "delay", "seconds": 10**12},
                               {"kind": "condition", "field": "", "op": "eq", "value": ""}], name="T")
     Node.objects.create(tree=tree, kind="approval", position=9)
+    tree_publish_unchecked(tree)
+    Node.objects.create(tree=tree, kind="approval", position=10)  # only in the draft: not checked
     Field.objects.create(form=form, name="id", position=2)
     Field.objects.filter(name="name").update(type="number", default="many")
-    gone, delay, condition, approval = Node.objects.order_by("position")
-    where = "of tree 'T' (form 'bad')"
+    gone, delay, condition, approval, _ = Node.objects.order_by("position")
+    where = "of tree 'T' (form 'bad', live version 2)"
 
     assert sorted(messages()) == sorted([
         ("eventtree.E001", f"node {gone.pk} {where} uses the unknown action type 'gone_type'."),
