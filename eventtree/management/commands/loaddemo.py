@@ -34,7 +34,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--reset",
             action="store_true",
-            help="Replace demo forms that exist already (their trees and run history go).",
+            help="Replace demo forms that exist already: their fields, and a new published version of "
+            "each tree; records and run history are kept.",
         )
 
     def handle(self, *args: Any, admin: bool, reset: bool, **options: Any) -> None:
