@@ -153,7 +153,7 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "eventtree:home"
 LOGOUT_REDIRECT_URL = "eventtree:home"
 
-# The largest request body a view takes unless it says otherwise (the package import takes 6 MB).
+# The largest request body a view takes unless it says otherwise (the package import takes 8 MB: a new file and the one kept from a refused try).
 # DATA_UPLOAD_MAX_MEMORY_SIZE does not count file parts, so this is checked on Content-Length
 # before anything reads the body (eventtree/views/limits.py).
 EVENTTREE_MAX_BODY_BYTES = int(os.environ.get("EVENTTREE_MAX_BODY_BYTES", str(2_621_440)))  # 2.5 MB

@@ -12,25 +12,12 @@ from django.urls import URLPattern, reverse
 
 from eventtree import builder_urls
 from eventtree.models import EventTree, Field, Form, Node, Record, Submission
-from tests.factories import REFERENCE_FIELDS, action, form_create, reference_tree_nodes, set_field, tree_create
+from tests.factories import action, form_create, set_field, tree_create
 from tests.views.staff import BUILDER_PERMISSIONS, staff_create
 
 pytestmark = pytest.mark.django_db
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-@pytest.fixture
-def staff(client: Client) -> Client:
-    client.force_login(staff_create("staff", *BUILDER_PERMISSIONS))
-    return client
-
-
-@pytest.fixture
-def membership():
-    form = form_create("membership", fields=REFERENCE_FIELDS, name="Membership application")
-    tree = tree_create(form, reference_tree_nodes())
-    return form, tree
 
 
 def builder_urls_with_args(form, tree) -> list[str]:

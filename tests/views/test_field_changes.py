@@ -1,5 +1,5 @@
-"""Renaming or deleting a field that trees use (issue: renaming a field silently disabled the
-nodes using it): the live form keeps working, the builder is told where the field is used."""
+"""Renaming or deleting a field that trees use: the live form keeps working, and the builder is
+told where the field is used."""
 
 from __future__ import annotations
 
@@ -8,24 +8,10 @@ from django.test import Client
 
 from eventtree.models import EventTree, Field, Node, Record
 from eventtree.services.records import record_submit
-from tests.factories import REFERENCE_FIELDS, form_create, reference_tree_nodes, tree_create
-from tests.views.staff import BUILDER_PERMISSIONS, staff_create
 
 pytestmark = pytest.mark.django_db
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-@pytest.fixture
-def staff(client: Client) -> Client:
-    client.force_login(staff_create("staff", *BUILDER_PERMISSIONS))
-    return client
-
-
-@pytest.fixture
-def membership():
-    form = form_create("membership", fields=REFERENCE_FIELDS, name="Membership application")
-    return form, tree_create(form, reference_tree_nodes())
 
 
 def rename(staff: Client, field: Field, new: str, *, update_drafts: bool):

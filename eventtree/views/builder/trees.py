@@ -70,7 +70,7 @@ def tree_response(request: HtmxHttpRequest, tree: EventTree, *, partial: str = "
     context = {
         "tree": tree,
         "form": tree.form,
-        "editor": selectors.tree_editor(tree=tree),
+        "editor": extra.pop("editor", None) or selectors.tree_editor(tree=tree),
         "settings_form": extra.pop("settings_form", None) or TreeSettingsForm(instance=tree, prefix="tree"),
         **extra,
     }
