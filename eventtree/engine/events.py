@@ -51,7 +51,9 @@ class ActiveTree:
 
 
 def active_trees_cache_key(form_id: int, event: str) -> str:
-    return f"eventtree:active-trees:{form_id}:{event}"
+    # "v2": entries hold the published version; a cache kept across an upgrade may still hold
+    # entries of the shape before, which a submit must not read.
+    return f"eventtree:active-trees:v2:{form_id}:{event}"
 
 
 # Entries are forgotten when a tree changes; the timeout only bounds how stale an entry can be
