@@ -4,6 +4,7 @@ values, every node marked in place, and nothing kept."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 from pathlib import Path
@@ -67,6 +68,18 @@ def test_run_the_reference_tree_on_sample_values_and_see_every_node_marked(staff
     expect(page.locator("#test-run .test-values")).to_contain_text("A:Grace <Hopper>")
     if SCREENSHOT_DIR:
         page.screenshot(path=Path(SCREENSHOT_DIR) / "test-run.png", full_page=True)
+    assert everything() == before
+
+    # The command line prints the same trace: as many steps as marks, each step's output in one.
+    out = io.StringIO()
+    call_command("test_tree", "membership", "--values",
+                 json.dumps({"name": "Grace <Hopper>", "email": "grace@example.com"}), stdout=out)
+    steps = json.loads(out.getvalue())["steps"]
+    marks = page.locator(".test-step")
+    expect(marks).to_have_count(len(steps))
+    on_page = sorted(marks.all_inner_texts())
+    for step in steps:
+        assert any(step["output"] in text for text in on_page), (step, on_page)
     assert everything() == before
 
     # The tree still edits as before: an edit clears the marks, which belonged to the old draft.
