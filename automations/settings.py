@@ -101,7 +101,13 @@ SQLITE_OPTIONS = {
 }
 
 DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{DATA_DIR / 'db.sqlite3'}")
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+# Connections are kept between requests and tasks (checked before reuse): opening one per poll
+# and per task cost more than the query it was opened for.
+DATABASES = {
+    "default": dj_database_url.parse(
+        DATABASE_URL, conn_max_age=int(os.environ.get("DJANGO_CONN_MAX_AGE", "600")), conn_health_checks=True
+    )
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = dict(SQLITE_OPTIONS)
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
@@ -183,7 +189,9 @@ Q_CLUSTER = {
     "retry": int(os.environ.get("EVENTTREE_TASK_RETRY", "180")),
     "max_attempts": 1,
     "queue_limit": int(os.environ.get("EVENTTREE_WORKERS", "2")),
-    "save_limit": 250,
+    # The block table records what ran; a successful task's result is not kept (each save cost
+    # ~7 statements and a prune over 250 rows in the single monitor process). Failures are.
+    "save_limit": -1,
     "catch_up": False,
     "ack_failures": True,
     "poll": 0.5,
@@ -216,5 +224,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
-    "loggers": {"django_q": {"level": os.environ.get("DJANGO_Q_LOG_LEVEL", "WARNING")}},
+    # django-q2 logs as "django-q", not as its package's name.
+    "loggers": {"django-q": {"level": os.environ.get("DJANGO_Q_LOG_LEVEL", "WARNING")}},
 }
