@@ -34,7 +34,9 @@ class LeaseLost(Exception):
 def block_claim(block_id: int) -> Block | None:
     """Take a due, pending block for this worker with one atomic update; None if not ours.
 
-    "Due" is decided by the database's clock, as the dispatch decides it.
+    "Due" is decided by the database's clock, as the dispatch decides it. The claim uses up the
+    block's wake-up (`woken_at` back to None): a block that becomes pending again (a retry) waits
+    for a new one (from the timers, when it is due).
     """
     now = timezone.now()
     lease_until = now + timedelta(seconds=settings.EVENTTREE["BLOCK_LEASE_SECONDS"])
@@ -42,6 +44,7 @@ def block_claim(block_id: int) -> Block | None:
         state=BlockState.RUNNING,
         attempts=F("attempts") + 1,
         lease_until=lease_until,
+        woken_at=None,
         started_at=now,
         updated_at=now,
     )
