@@ -1,5 +1,5 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_delete, post_migrate, post_save
+from django.db.models.signals import post_delete, post_migrate, post_save, pre_save
 
 
 class EventTreeConfig(AppConfig):
@@ -15,7 +15,7 @@ class EventTreeConfig(AppConfig):
         from eventtree.actions import control, messages, records
         from eventtree.actions.registry import registry
         from eventtree.kinds import action, background, condition, delay, kind_registry
-        from eventtree.models import EventTree, Field
+        from eventtree.models import EventTree, Field, Form
 
         for action_class in (
             records.SetField,
@@ -36,4 +36,9 @@ class EventTreeConfig(AppConfig):
         for model in (EventTree, Field):
             post_save.connect(signal_handlers.forget_active_trees, sender=model)
             post_delete.connect(signal_handlers.forget_active_trees, sender=model)
+        # A form or a field changing changes the cached form that submits and blocks read.
+        pre_save.connect(signal_handlers.remember_old_slug, sender=Form)
+        for model in (Form, Field):
+            post_save.connect(signal_handlers.forget_form, sender=model)
+            post_delete.connect(signal_handlers.forget_form, sender=model)
         post_migrate.connect(signal_handlers.ensure_sweeper, sender=self)

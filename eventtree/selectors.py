@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from eventtree.actions.registry import registry
+from eventtree.engine.form_cache import form_cached
 from eventtree.engine.templating import render_value
 from eventtree.engine.trees import draft_problems, subtree_iter, tree_build
 from eventtree.engine.versions import SNAPSHOT_KEYS, nodes_by_id, version_build
@@ -39,6 +40,11 @@ logger = logging.getLogger(__name__)
 
 def form_get(*, slug: str) -> Form:
     return get_object_or_404(Form, slug=slug)
+
+
+def form_public(*, slug: str) -> Form:
+    """The form a visitor fills in, with its fields, from the cache (eventtree/engine/form_cache.py)."""
+    return form_cached(slug=slug)
 
 
 def form_public_fields(*, form: Form) -> list[Field]:

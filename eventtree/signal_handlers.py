@@ -5,6 +5,7 @@ from typing import Any
 from django.db import transaction
 
 from eventtree.engine.events import active_trees_forget
+from eventtree.engine.form_cache import form_forget
 from eventtree.models import EventTree, Field, Form
 
 
@@ -21,6 +22,26 @@ def forget_active_trees(sender: type, instance: EventTree | Field, **kwargs: Any
         return
     form_id = instance.form_id
     transaction.on_commit(lambda: active_trees_forget(form_id), robust=True)
+
+
+def remember_old_slug(sender: type, instance: Form, **kwargs: Any) -> None:
+    """Before a form is saved: note the slug it had, whose cached entry must go too."""
+    if instance.pk:
+        instance._slug_before = Form.objects.filter(pk=instance.pk).values_list("slug", flat=True).first()
+
+
+def forget_form(sender: type, instance: Form | Field, **kwargs: Any) -> None:
+    """A form or one of its fields changed: forget the cached form (by id and by slug, the old
+    slug too) once the change has committed. A field deleted with its form needs nothing more."""
+    origin = kwargs.get("origin")
+    if isinstance(instance, Field) and isinstance(origin, Form):
+        return
+    form_id = instance.pk if isinstance(instance, Form) else instance.form_id
+    if isinstance(instance, Form):
+        slugs = {instance.slug, getattr(instance, "_slug_before", None) or instance.slug}
+    else:
+        slugs = set(Form.objects.filter(pk=form_id).values_list("slug", flat=True))
+    transaction.on_commit(lambda: form_forget(form_id=form_id, slugs=slugs), robust=True)
 
 
 def ensure_sweeper(sender: Any, **kwargs: Any) -> None:

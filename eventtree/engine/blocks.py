@@ -12,14 +12,15 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from eventtree.engine import dispatch
-from eventtree.engine.context import RunContext
+from eventtree.engine.context import RunContext, flag_set
 from eventtree.engine.events import record_create_and_fire
+from eventtree.engine.form_cache import form_cached
 from eventtree.engine.outbox import outbox_deliver_on_commit
 from eventtree.engine.trees import subtree_find
 from eventtree.engine.versions import version_nodes
 from eventtree.engine.walker import NodeFailure, walk
 from eventtree.engine.runs import run_settle
-from eventtree.models import Block, BlockState, Flag, Phase, Record, Step
+from eventtree.models import Block, BlockState, Phase, Record, Step
 
 logger = logging.getLogger(__name__)
 
@@ -62,8 +63,7 @@ def block_run(block_id: int) -> BlockState | None:
     if block is None:
         return None
     run = block.run
-    context = RunContext(run=run, record=run.record, phase=Phase.BACKGROUND,
-                         attempt=block.attempts, block=block, record_creator=record_create_and_fire)
+    context: RunContext | None = None
     try:
         children = block_children(block)
         if children is None:
@@ -73,16 +73,15 @@ def block_run(block_id: int) -> BlockState | None:
             return BlockState.CANCELLED
         with transaction.atomic():
             # Locking the record serialises blocks that update it, so none loses another's update.
-            # Only the record's row: locking the joined form would hold up every submit of it.
-            context.record = (
-                Record.objects.select_for_update(of=("self",)).select_related("form")
-                .get(pk=run.record_id)
-            )
+            record = Record.objects.select_for_update().get(pk=run.record_id)
+            record.form = form_cached(form_id=record.form_id)
+            context = RunContext(run=run, record=record, phase=Phase.BACKGROUND, attempt=block.attempts,
+                                 block=block, record_creator=record_create_and_fire)
             walk(children, context)
-            outbox_deliver_on_commit(context.outbox_ids)
+            outbox_deliver_on_commit(context.outbox)
             Step.objects.bulk_create(context.steps)
             block_finish(block, BlockState.DONE)
-            Flag.objects.update_or_create(run=run, name=block.flag_name, defaults={"value": True})
+            flag_set(run_id=run.pk, name=block.flag_name)
             run_settle(run.pk)
         return BlockState.DONE
     except LeaseLost:
@@ -116,15 +115,17 @@ def block_finish(block: Block, state: BlockState, error: str = "") -> None:
 
 
 def block_attempt_failed(
-    block: Block, context: RunContext, error: str, *, final: bool = False
+    block: Block, context: RunContext | None, error: str, *, final: bool = False
 ) -> BlockState | None:
-    """After the attempt's rollback: keep its steps, then schedule a retry or mark it failed
-    (at once when the failure is `final`: another attempt could not succeed)."""
-    for step in context.steps:
+    """After the attempt's rollback: keep its steps (none when it failed before its walk began),
+    then schedule a retry or mark it failed (at once when the failure is `final`: another attempt
+    could not succeed)."""
+    steps = context.steps if context is not None else []
+    for step in steps:
         step.pk = None
     try:
         with transaction.atomic():
-            Step.objects.bulk_create(context.steps)
+            Step.objects.bulk_create(steps)
             if block.attempts < block.max_attempts and not final:
                 block_retry_later(block, error)
                 return BlockState.PENDING

@@ -12,6 +12,12 @@ from eventtree.engine.templating import render_value
 from eventtree.errors import ActionFailed
 from eventtree.models import Block, Field, Flag, Node, OutboxMessage, Phase, Progress, Record, Run, Step
 
+def flag_set(*, run_id: int, name: str, value: bool = True) -> None:
+    """Set a flag of a run, created or updated: one statement."""
+    Flag.objects.bulk_create([Flag(run_id=run_id, name=name, value=value)], update_conflicts=True,
+                             unique_fields=["run", "name"], update_fields=["value", "updated_at"])
+
+
 # Creates a record in another form and fires its `submitted` trees (the engine's, given to the
 # context by whoever starts the walk, so that this module needs nothing above it).
 RecordCreator = Callable[["RunContext", str, dict[str, Any]], Record]
@@ -23,7 +29,7 @@ class RunContext:
 
     Steps are collected in memory and written by the walk's caller, so that a rolled-back
     block can still write the history of its failed attempt. Inside a block, the outbox messages
-    written are collected too (`outbox_ids`): the block's runner delivers them after its commit.
+    written are collected too (`outbox`): the block's runner delivers them after its commit.
     This module imports no action: actions see the engine only through this class.
 
     A test run (`dry_run`, DESIGN §3.9) creates no block: the Background and Delay nodes the walk
@@ -39,12 +45,14 @@ class RunContext:
     record_creator: RecordCreator | None = None
     node: Node | None = None  # the node being executed
     steps: list[Step] = field(default_factory=list)
-    outbox_ids: list[int] = field(default_factory=list)
+    outbox: list[OutboxMessage] = field(default_factory=list)
+    blocks_pending: int = 0  # the pending blocks this walk made
     dry_run: bool = False
     deferred: list[Node] = field(default_factory=list)
     dry_outbox: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)
     _flags: dict[str, bool] | None = None
     _fields: dict[str, Field] | None = None
+    _record_changed: bool = False
 
     @property
     def depth(self) -> int:
@@ -67,27 +75,37 @@ class RunContext:
         except KeyError:
             raise ActionFailed(f"The form {self.record.form.slug!r} has no field {name!r}") from None
 
-    def template_context(self) -> dict[str, Any]:
+    def template_context(self, *, with_flags: bool = True) -> dict[str, Any]:
         values = self.record.values
         return {
             "record": {**values, "id": self.record.pk, "created_at": self.record.created_at},
             "run": {"id": self.run.pk, "tree": self.run.tree.name, "event": self.run.event},
-            "flags": self.flags,
+            "flags": self.flags if with_flags else {},
         }
 
     def render(self, template: str) -> str:
-        return render_value(template, self.template_context())
+        # The run's flags are read only for a template that names them (a query otherwise).
+        return render_value(template, self.template_context(with_flags="flags" in template))
 
     # -- writing -----------------------------------------------------------------------------
 
     def record_update(self, values: dict[str, Any]) -> None:
-        """Set record values. Inside a block the record row is already locked by the caller."""
+        """Set record values, in memory: the walk writes the record once, when it ends
+        (`record_flush`), however many actions set values. Inside a block the record row is
+        already locked by the caller."""
         self.record.values = {**self.record.values, **values}
-        self.record.save(update_fields=["values", "updated_at"])
+        self._record_changed = True
+
+    def record_flush(self) -> None:
+        """Write the values set since the last flush, if any: one UPDATE."""
+        if self._record_changed:
+            self.record.save(update_fields=["values", "updated_at"])
+            self._record_changed = False
 
     def flag_set(self, name: str, value: bool = True) -> None:
-        Flag.objects.update_or_create(run=self.run, name=name, defaults={"value": value})
-        self.flags[name] = value
+        flag_set(run_id=self.run.pk, name=name, value=value)
+        if self._flags is not None:
+            self._flags[name] = value
 
     def progress_set(self, name: str, **values: Any) -> None:
         Progress.objects.update_or_create(run=self.run, name=name, defaults=values)
@@ -101,16 +119,16 @@ class RunContext:
             self.dry_outbox.append((node.pk, kind, payload))
             return OutboxMessage(run=self.run, kind=kind, payload=payload)
         block_part = f"b{self.block.pk}" if self.block else "sync"
-        key = f"r{self.run.pk}:{block_part}:n{node.pk}:a{self.attempt}"
-        message, created = OutboxMessage.objects.get_or_create(
-            key=key, defaults={"run": self.run, "kind": kind, "payload": payload}
+        # Unique per step and attempt: a second write of it fails the attempt, never sends twice.
+        message = OutboxMessage.objects.create(
+            key=f"r{self.run.pk}:{block_part}:n{node.pk}:a{self.attempt}", run=self.run, kind=kind,
+            payload=payload,
         )
-        if created:
-            # A worker delivers right after its own commit; a request hands delivery to a worker.
-            if self.block is not None:
-                self.outbox_ids.append(message.pk)
-            else:
-                dispatch.outbox_enqueue(message.pk)
+        # A worker delivers right after its own commit; a request hands delivery to a worker.
+        if self.block is not None:
+            self.outbox.append(message)
+        else:
+            dispatch.outbox_enqueue(message.pk)
         return message
 
     def record_create(self, *, form_slug: str, values: dict[str, Any]) -> Record:

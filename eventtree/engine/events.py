@@ -9,10 +9,12 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.http import Http404
+from django.utils import timezone
 
 from eventtree.errors import ActionFailed
 from eventtree.engine import dispatch
-from eventtree.engine.runs import run_settle
+from eventtree.engine.form_cache import form_cached
 from eventtree.engine.context import RunContext
 from eventtree.engine.trees import tree_problems
 from eventtree.engine.values import coerce_value
@@ -28,6 +30,7 @@ from eventtree.models import (
     Record,
     Run,
     RunMode,
+    RunStatus,
     Step,
     Submission,
     TreeVersion,
@@ -172,7 +175,9 @@ def tree_run_start(
     context = RunContext(run=run, record=record, phase=phase, record_creator=record_create_and_fire)
     walk(version_nodes(tree.version_id), context)
     Step.objects.bulk_create(context.steps)
-    run_settle(run.pk)  # done now if the walk left no block to wait for
+    if not context.blocks_pending:  # nothing to wait for: the run is done now
+        run.status, run.finished_at = RunStatus.DONE, timezone.now()
+        Run.objects.filter(pk=run.pk).update(status=run.status, finished_at=run.finished_at)
     return run
 
 
@@ -192,8 +197,8 @@ def record_create_and_fire(parent: RunContext, form_slug: str, values: dict[str,
             permanent=True,
         )
     try:
-        form = Form.objects.get(slug=form_slug)
-    except Form.DoesNotExist:
+        form = form_cached(slug=form_slug)
+    except Http404:
         raise ActionFailed(f"create_record: no form with slug {form_slug!r}") from None
     fields = {field.name: field for field in form.fields.all()}
     unknown = sorted(set(values) - set(fields))

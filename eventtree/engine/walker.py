@@ -39,7 +39,13 @@ class NodeFailure(Exception):
 
 
 def walk(nodes: list[Node], context: RunContext) -> None:
-    """Walk `nodes` in order. Call inside `atomic`; raises NodeFailure on an unhandled failure."""
+    """Walk `nodes` in order, then write the record once with every value the walk set. Call
+    inside `atomic`; raises NodeFailure on an unhandled failure (the caller rolls back)."""
+    walk_nodes(nodes, context)
+    context.record_flush()
+
+
+def walk_nodes(nodes: list[Node], context: RunContext) -> None:
     for node in nodes:
         if node.kind == NodeKind.ACTION:
             action_execute(node, context)
@@ -60,7 +66,7 @@ def walk(nodes: list[Node], context: RunContext) -> None:
                 output=f"{describe(node.config)}: {'yes' if holds else 'no'}",
             )
             if holds:
-                walk(node.child_nodes, context)
+                walk_nodes(node.child_nodes, context)
         elif node.kind in kind_registry and kind_registry.get(node.kind).runs_later:
             block_defer(node, context)
         else:
@@ -71,6 +77,7 @@ def action_execute(node: Node, context: RunContext) -> None:
     started_at = timezone.now()
     context.node = node
     error_port = node.child_nodes
+    values_before = context.record.values
     try:
         action = registry.get(node.action)
         config = action.clean_config(node.config)
@@ -101,7 +108,8 @@ def action_execute(node: Node, context: RunContext) -> None:
                      output="handled by its error port" if error_port else "")
     if not error_port:
         raise NodeFailure(node, detail, public_message, permanent=permanent)
-    walk(error_port, context)
+    context.record.values = values_before  # what the failed action set is rolled back with it
+    walk_nodes(error_port, context)
 
 
 def block_defer(node: Node, context: RunContext) -> Block | None:
@@ -128,6 +136,7 @@ def block_defer(node: Node, context: RunContext) -> Block | None:
         last_error=note,
     )
     if due_at:
+        context.blocks_pending += 1
         dispatch.blocks_enqueue([block])
     context.step_add(node, label=node_label(node), status=StepStatus.DEFERRED,
                      started_at=started_at,

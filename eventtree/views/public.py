@@ -26,7 +26,7 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def form_submit(request: HtmxHttpRequest, slug: str) -> HttpResponse:
-    form = selectors.form_get(slug=slug)
+    form = selectors.form_public(slug=slug)
     if form.login_required and not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
     record_form = RecordForm(
@@ -47,7 +47,7 @@ def form_submit(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 
 @require_GET
 def submitted_plain(request: HtmxHttpRequest, slug: str) -> HttpResponse:
-    form = selectors.form_get(slug=slug)
+    form = selectors.form_public(slug=slug)
     message = selectors.submission_message(form=form, record=None)
     return render(request, "eventtree/submitted.html", {"form": form, "message": message})
 

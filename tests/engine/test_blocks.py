@@ -255,14 +255,14 @@ def stall_after_claim(monkeypatch):
     """Run `meanwhile` once, right after the next block_run has claimed its block (before its walk)."""
 
     def stall(meanwhile):
-        real_context = blocks.RunContext
+        real_children = blocks.block_children
 
-        def context_after_stall(**kwargs):
-            monkeypatch.setattr(blocks, "RunContext", real_context)
+        def children_after_stall(block):
+            monkeypatch.setattr(blocks, "block_children", real_children)
             meanwhile()
-            return real_context(**kwargs)
+            return real_children(block)
 
-        monkeypatch.setattr(blocks, "RunContext", context_after_stall)
+        monkeypatch.setattr(blocks, "block_children", children_after_stall)
 
     return stall
 

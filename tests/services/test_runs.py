@@ -191,9 +191,12 @@ def failed_welcome(submit, drain_blocks):
     return form, record, submission, block
 
 
-def test_retrying_a_failed_block_runs_it_once_more_and_the_run_can_finish(client, failed_welcome, drain_blocks):
+def test_retrying_a_failed_block_runs_it_once_more_and_the_run_can_finish(
+    client, failed_welcome, drain_blocks, django_capture_on_commit_callbacks
+):
     form, record, submission, block = failed_welcome
-    Field.objects.create(form=form, name="member_since", internal=True, position=2)  # staff fix the form
+    with django_capture_on_commit_callbacks(execute=True):  # staff fix the form
+        Field.objects.create(form=form, name="member_since", internal=True, position=2)
 
     block_retry(block_id=block.pk)
 
