@@ -210,6 +210,9 @@ EVENTTREE = {
     "RETRY_BASE_SECONDS": float(os.environ.get("EVENTTREE_RETRY_BASE_SECONDS", "10")),
     # How often the sweeper looks for lost blocks (django-q2 schedules run at most every 30 s).
     "SWEEP_MINUTES": 1,
+    # The longest sleep of the timer loop between two looks for due blocks (engine/timers.py):
+    # the most a block made by another process waits after its due time, and one query per look.
+    "TIMER_MAX_SLEEP_SECONDS": 1.0,
     # A wake-up handed to the broker this long ago, for a block still pending, is presumed lost
     # and sent again by the sweeper (django-q2's own re-delivery time).
     "WAKE_LOST_SECONDS": int(os.environ.get("EVENTTREE_TASK_RETRY", "180")),
