@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from typing import Any
 
 from django.db.models import Count, QuerySet
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from eventtree.actions.registry import registry
 from eventtree.engine.form_cache import form_cached
+from eventtree.engine.poll_stamps import submission_stamp
 from eventtree.engine.templating import render_value
 from eventtree.engine.trees import draft_problems, subtree_iter, tree_build
 from eventtree.engine.versions import SNAPSHOT_KEYS, nodes_by_id, version_build
@@ -105,8 +106,18 @@ def submission_status(*, submission: Submission) -> dict[str, Any]:
     }
 
 
-def status_etag(status: dict[str, Any], variant: str) -> str:
-    digest = hashlib.sha256(json.dumps([variant, status], sort_keys=True).encode()).hexdigest()
+def submission_etag(*, slug: str, token: str, variant: str) -> str:
+    """The ETag of a post-submission response (`variant`: page, partial, json): it changes
+    whenever anything the status shows changes. No query while the cache holds the submission's
+    stamp, one otherwise; Http404 for an unknown token."""
+    found = submission_stamp(slug=slug, token=token)
+    if found is None:
+        raise Http404("No such submission.")
+    stamp, form_changed = found
+    # The form's settings (its message): read with the stamp, or from the form's cache, which is
+    # forgotten when the form changes.
+    form_changed = form_changed or form_cached(slug=slug).updated_at
+    digest = hashlib.sha256(f"{variant}:{stamp}:{form_changed.isoformat()}".encode()).hexdigest()
     return f'"{digest[:32]}"'
 
 

@@ -16,6 +16,7 @@ from eventtree.engine.context import RunContext, flag_set
 from eventtree.engine.events import record_create_and_fire
 from eventtree.engine.form_cache import form_cached
 from eventtree.engine.outbox import outbox_deliver_on_commit
+from eventtree.engine.poll_stamps import run_changed
 from eventtree.engine.trees import subtree_find
 from eventtree.engine.versions import version_nodes
 from eventtree.engine.walker import NodeFailure, walk
@@ -63,6 +64,7 @@ def block_run(block_id: int) -> BlockState | None:
     if block is None:
         return None
     run = block.run
+    run_changed(run)  # running now: committed already
     context: RunContext | None = None
     try:
         children = block_children(block)
@@ -70,6 +72,7 @@ def block_run(block_id: int) -> BlockState | None:
             with transaction.atomic():
                 block_finish(block, BlockState.CANCELLED, NODE_MISSING)
                 run_settle(run.pk)
+                run_changed(run)
             return BlockState.CANCELLED
         with transaction.atomic():
             # Locking the record serialises blocks that update it, so none loses another's update.
@@ -83,6 +86,7 @@ def block_run(block_id: int) -> BlockState | None:
             block_finish(block, BlockState.DONE)
             flag_set(run_id=run.pk, name=block.flag_name)
             run_settle(run.pk)
+            run_changed(run)
         return BlockState.DONE
     except LeaseLost:
         logger.warning("Block %s: lease lost, attempt %s rolled back", block.pk, block.attempts)
@@ -126,6 +130,7 @@ def block_attempt_failed(
     try:
         with transaction.atomic():
             Step.objects.bulk_create(steps)
+            run_changed(block.run)
             if block.attempts < block.max_attempts and not final:
                 block_retry_later(block, error)
                 return BlockState.PENDING

@@ -8,6 +8,7 @@ from typing import Any
 from django.utils import timezone
 
 from eventtree.engine import dispatch
+from eventtree.engine.poll_stamps import run_changed
 from eventtree.engine.templating import render_value
 from eventtree.errors import ActionFailed
 from eventtree.models import Block, Field, Flag, Node, OutboxMessage, Phase, Progress, Record, Run, Step
@@ -104,11 +105,13 @@ class RunContext:
 
     def flag_set(self, name: str, value: bool = True) -> None:
         flag_set(run_id=self.run.pk, name=name, value=value)
+        run_changed(self.run)
         if self._flags is not None:
             self._flags[name] = value
 
     def progress_set(self, name: str, **values: Any) -> None:
         Progress.objects.update_or_create(run=self.run, name=name, defaults=values)
+        run_changed(self.run)
 
     def outbox_add(self, *, kind: str, node: Node, payload: dict[str, Any]) -> OutboxMessage:
         """Write a side effect to perform once this transaction commits, once per step and attempt.

@@ -17,6 +17,7 @@ from eventtree.actions.registry import UnknownAction, registry
 from eventtree.engine import dispatch
 from eventtree.engine.conditions import condition_holds, describe
 from eventtree.engine.context import RunContext
+from eventtree.engine.poll_stamps import run_changed
 from eventtree.kinds import kind_registry, node_label
 from eventtree.models import Block, BlockState, Node, NodeKind, StepStatus, due_now
 
@@ -138,6 +139,7 @@ def block_defer(node: Node, context: RunContext) -> Block | None:
     if due_at:
         context.blocks_pending += 1
         dispatch.blocks_enqueue([block])
+    run_changed(context.run)
     context.step_add(node, label=node_label(node), status=StepStatus.DEFERRED,
                      started_at=started_at,
                      output=note or f"block {block.pk} due {due_at:%Y-%m-%d %H:%M:%S %Z}")

@@ -9,6 +9,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from eventtree.engine.events import event_fire, values_with_defaults
+from eventtree.engine.poll_stamps import submission_stamp_forget
 from eventtree.engine.walker import NodeFailure
 from eventtree.models import Event, Form, Record, Submission
 from eventtree.signals import record_event
@@ -59,6 +60,9 @@ def record_update(
             record = Record.objects.select_for_update().get(pk=record.pk)
             record.values = {**record.values, **values}
             record.save(update_fields=["values", "updated_at"])
+            # The post-submission pages of the record quote its values.
+            for token in record.submissions.values_list("token", flat=True):
+                submission_stamp_forget(token)
             submission, runs = event_fire(record=record, event=Event.UPDATED)
             record_event.send(sender=Record, record=record, event=Event.UPDATED, runs=runs)
     except NodeFailure as failure:

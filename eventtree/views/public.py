@@ -54,19 +54,21 @@ def submitted_plain(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 
 @require_GET
 def submission_status(request: HtmxHttpRequest, slug: str, token: str) -> HttpResponse:
-    """The page, or its status partial for htmx polls; 304 while nothing it shows has changed."""
-    submission = selectors.submission_get(slug=slug, token=token)
-    status = selectors.submission_status(submission=submission)
-    if request.htmx:
-        etag = selectors.status_etag(status, "partial")
-        response = get_conditional_response(request, etag=etag) or status_partial(request, submission, status)
-    else:
-        message = selectors.submission_message(form=submission.form, record=submission.record)
-        etag = selectors.status_etag({"status": status, "message": message, "form": submission.form.name}, "page")
-        response = get_conditional_response(request, etag=etag) or render(request, STATUS_TEMPLATE, {
-            "form": submission.form, "submission": submission, "status": status,
-            "named_flags": named_flags(status), "message": message,
-        })
+    """The page, or its status partial for htmx polls; 304 while nothing it shows has changed,
+    decided before the status is read (DESIGN §3.5: polls are cheap)."""
+    etag = selectors.submission_etag(slug=slug, token=token, variant="partial" if request.htmx else "page")
+    response = get_conditional_response(request, etag=etag)
+    if response is None:
+        submission = selectors.submission_get(slug=slug, token=token)
+        status = selectors.submission_status(submission=submission)
+        if request.htmx:
+            response = status_partial(request, submission, status)
+        else:
+            response = render(request, STATUS_TEMPLATE, {
+                "form": submission.form, "submission": submission, "status": status,
+                "named_flags": named_flags(status),
+                "message": selectors.submission_message(form=submission.form, record=submission.record),
+            })
     patch_vary_headers(response, ["HX-Request"])
     return revalidated(response, etag)
 
@@ -79,12 +81,14 @@ def status_partial(request: HtmxHttpRequest, submission: Submission, status: dic
 
 @require_GET
 def submission_status_json(request: HtmxHttpRequest, slug: str, token: str) -> HttpResponse:
-    submission = selectors.submission_get(slug=slug, token=token)
-    status = selectors.submission_status(submission=submission)
-    for item in status["progress"]:
-        item.pop("percent")
-    etag = selectors.status_etag(status, "json")
-    return revalidated(get_conditional_response(request, etag=etag) or JsonResponse(status), etag)
+    etag = selectors.submission_etag(slug=slug, token=token, variant="json")
+    response = get_conditional_response(request, etag=etag)
+    if response is None:
+        status = selectors.submission_status(submission=selectors.submission_get(slug=slug, token=token))
+        for item in status["progress"]:
+            item.pop("percent")
+        response = JsonResponse(status)
+    return revalidated(response, etag)
 
 
 def revalidated(response: HttpResponse, etag: str) -> HttpResponse:

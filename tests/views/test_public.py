@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 from django_q.models import OrmQ
 
 from eventtree.models import Block, BlockState, Record, Run, Submission
+from eventtree.services.records import record_update
 from tests.factories import REFERENCE_FIELDS, action, form_create, reference_tree_nodes, tree_create
 
 pytestmark = pytest.mark.django_db
@@ -211,12 +213,13 @@ def test_message_escapes_submitted_html(client, membership, django_capture_on_co
     assert "<script>x</script>" not in page and "&lt;script&gt;" in page
 
 
-def test_the_page_etag_covers_the_message(client, membership, submitted):
+def test_the_page_etag_covers_the_message(client, membership, submitted, django_capture_on_commit_callbacks):
     first = client.get(submitted)
     assert client.get(submitted, HTTP_IF_NONE_MATCH=first["ETag"]).status_code == 304
 
-    membership.success_message = "Welcome aboard, {{ record.name }}."
-    membership.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        membership.success_message = "Welcome aboard, {{ record.name }}."
+        membership.save()
 
     changed = client.get(submitted, HTTP_IF_NONE_MATCH=first["ETag"])
     assert changed.status_code == 200 and "Welcome aboard, Ada." in changed.content.decode()
@@ -227,10 +230,12 @@ def test_the_page_etag_covers_the_message(client, membership, submitted):
     assert client.get(submitted, HTTP_IF_NONE_MATCH=f'W/{partial["ETag"]}', **HTMX).status_code == 304
 
 
-def test_the_page_etag_follows_record_values_quoted_by_the_message(client, submitted):
+def test_the_page_etag_follows_record_values_quoted_by_the_message(
+    client, submitted, django_capture_on_commit_callbacks
+):
     first = client.get(submitted)
-    record = Record.objects.get()
-    Record.objects.filter(pk=record.pk).update(values={**record.values, "field_a": "A:changed"})
+    with django_capture_on_commit_callbacks(execute=True):  # staff edit the record
+        record_update(record=Record.objects.get(), values={"field_a": "A:changed"})
     changed = client.get(submitted, HTTP_IF_NONE_MATCH=first["ETag"])
     assert changed.status_code == 200 and "A:changed" in changed.content.decode()
 
@@ -252,3 +257,31 @@ def test_the_page_shown_when_nothing_runs_shows_the_message_without_template_syn
     page = client.get(f"/f/{form.slug}/submitted/").content.decode()
 
     assert "Thank you, !" in page and "{{" not in page and "&lt;b&gt;Bold&lt;/b&gt;" in page
+
+
+# What a poll costs (DESIGN §3.5) ----------------------------------------------------------------
+
+@pytest.mark.parametrize("variant", [{}, HTMX, "json"])
+def test_an_unchanged_poll_is_a_304_from_the_cache_and_one_query_without_it(
+    client, submitted, variant, django_assert_num_queries
+):
+    url, headers = (submitted + "status.json", {}) if variant == "json" else (submitted, variant)
+    first = client.get(url, **headers)
+    assert first.status_code == 200
+
+    with django_assert_num_queries(0):
+        assert client.get(url, HTTP_IF_NONE_MATCH=first["ETag"], **headers).status_code == 304
+    cache.clear()  # evicted, or a cache server restarted
+    with django_assert_num_queries(1):
+        assert client.get(url, HTTP_IF_NONE_MATCH=first["ETag"], **headers).status_code == 304
+
+
+def test_a_poll_sees_each_change_of_a_block_at_once(client, submitted, drain_blocks):
+    first = client.get(submitted + "status.json")
+    assert client.get(submitted + "status.json", HTTP_IF_NONE_MATCH=first["ETag"]).status_code == 304
+
+    drain_blocks()
+
+    done = client.get(submitted + "status.json", HTTP_IF_NONE_MATCH=first["ETag"])
+    assert done.status_code == 200 and done.json()["status"] == "done"
+    assert client.get(submitted + "status.json", HTTP_IF_NONE_MATCH=done["ETag"]).status_code == 304

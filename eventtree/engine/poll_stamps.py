@@ -1,0 +1,113 @@
+"""What a post-submission poll compares (DESIGN §3.5): a stamp of everything the status shows.
+
+The stamp of a submission is read by one query (counts and sums over its runs' blocks, flags and
+progress items, which change whenever what a poll shows changes) and kept in the cache until a
+write that changes the status forgets it on commit (`submission_stamp_forget`): while nothing
+changes, a poll is answered 304 without touching a table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import datetime
+
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import Count, IntegerField, Max, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce
+
+from eventtree.models import Block, Flag, Progress, Run, Submission
+
+logger = logging.getLogger(__name__)
+
+# A stamp is forgotten when the status changes; the timeout bounds how stale it can be when that
+# forgetting failed (the cache server was down during the write).
+STAMP_TIMEOUT = 60
+
+
+def stamp_key(token: str) -> str:
+    return f"eventtree:poll-stamp:v1:{token}"
+
+
+def submission_stamp(*, slug: str, token: str) -> tuple[str, datetime | None] | None:
+    """The stamp of the submission with this token and form slug, and when its form last
+    changed when that was read with it; None if there is no such submission. No query when the
+    cache holds the stamp (the form's change is then for the caller to find: a stamp is not
+    forgotten when a form changes), one when it does not."""
+    key = stamp_key(token)
+    try:
+        cached = cache.get(key)
+    except Exception:
+        logger.warning("Cache unavailable; reading the poll stamp from the database", exc_info=True)
+        cached, key = None, None
+    if cached is not None and cached[0] == slug:
+        return cached[1], None
+    row = stamp_read(slug=slug, token=token)
+    if row is None:
+        return None
+    stamp, form_changed = row
+    if key is not None:
+        try:
+            cache.set(key, (slug, stamp), timeout=STAMP_TIMEOUT)
+        except Exception:
+            logger.warning("Cache unavailable; poll stamp not cached", exc_info=True)
+    return stamp, form_changed
+
+
+def stamp_read(*, slug: str, token: str) -> tuple[str, datetime] | None:
+    """The submission's stamp and its form's last change, from the database: one query."""
+    blocks = Block.objects.filter(run__submission=OuterRef("pk")).values("run__submission")
+    flags = Flag.objects.filter(run__submission=OuterRef("pk")).values("run__submission")
+    progress = Progress.objects.filter(run__submission=OuterRef("pk")).values("run__submission")
+
+    def aggregate(queryset, expression):
+        return Coalesce(Subquery(queryset.annotate(value=expression).values("value")[:1]), 0,
+                        output_field=IntegerField())
+
+    row = (
+        Submission.objects.filter(token=token, form__slug=slug)
+        .annotate(
+            blocks=aggregate(blocks, Count("pk")),
+            attempts=aggregate(blocks, Sum("attempts")),
+            done=aggregate(blocks, Count("pk", filter=Q(state="done"))),
+            failed=aggregate(blocks, Count("pk", filter=Q(state="failed"))),
+            cancelled=aggregate(blocks, Count("pk", filter=Q(state="cancelled"))),
+            running=aggregate(blocks, Count("pk", filter=Q(state="running"))),
+            flags=aggregate(flags, Count("pk")),
+            flags_set=aggregate(flags, Count("pk", filter=Q(value=True))),
+            progress_items=aggregate(progress, Count("pk")),
+            progress_done=aggregate(progress, Sum("done")),
+            progress_total=aggregate(progress, Sum("total")),
+            # A progress message may change alone.
+            progress_at=Subquery(progress.annotate(value=Max("updated_at")).values("value")[:1]),
+        )
+        .values_list("form__updated_at", "record__updated_at", "blocks", "attempts", "done", "failed", "cancelled", "running",
+                     "flags", "flags_set", "progress_items", "progress_done", "progress_total", "progress_at")
+        .first()
+    )
+    if row is None:
+        return None
+    return hashlib.sha256(repr(row[1:]).encode()).hexdigest()[:24], row[0]
+
+
+def run_changed(run: Run) -> None:
+    """Call inside the transaction of a write to a run that changes what its submission's poll
+    shows: `submission_stamp_forget` of the run's submission, if a visitor follows it."""
+    if run.submission_id:
+        submission_stamp_forget(run.submission.token)
+
+
+def submission_stamp_forget(token: str | None) -> None:
+    """Call inside the transaction of a write that changes what a poll shows (a block's state or
+    attempts, a flag, a progress item): the stamp is forgotten once it commits."""
+    if not token:
+        return
+
+    def forget() -> None:
+        try:
+            cache.delete(stamp_key(token))
+        except Exception:
+            logger.error("Cache unavailable: a poll stamp stays up to %s s", STAMP_TIMEOUT, exc_info=True)
+
+    transaction.on_commit(forget, robust=True)
