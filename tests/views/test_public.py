@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.test import Client
 from django_q.models import OrmQ
 
 from eventtree.models import Block, BlockState, Record, Run, Submission
 from eventtree.services.records import record_update
-from tests.factories import REFERENCE_FIELDS, action, form_create, reference_tree_nodes, tree_create
+from tests.factories import REFERENCE_FIELDS, action, form_create, reference_tree_nodes, set_field, tree_create
 
 pytestmark = pytest.mark.django_db
 
@@ -285,3 +287,45 @@ def test_a_poll_sees_each_change_of_a_block_at_once(client, submitted, drain_blo
     done = client.get(submitted + "status.json", HTTP_IF_NONE_MATCH=first["ETag"])
     assert done.status_code == 200 and done.json()["status"] == "done"
     assert client.get(submitted + "status.json", HTTP_IF_NONE_MATCH=done["ETag"]).status_code == 304
+
+
+# What a submit costs ---------------------------------------------------------------------------
+
+def statements(queries) -> list[str]:
+    """The SQL a request ran, without the savepoints of the test's own transaction."""
+    return [query["sql"] for query in queries.captured_queries
+            if not query["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))]
+
+
+def submit_statements(client: Client, slug: str, capture) -> list[str]:
+    with CaptureQueriesContext(connection) as queries, capture(execute=True):
+        assert client.post(f"/f/{slug}/", {"name": "Ada", "email": "ada@example.com"}).status_code == 302
+    return statements(queries)
+
+
+def test_a_submit_without_tree_inserts_the_record_and_reads_nothing_once_the_caches_are_warm(
+    client, django_capture_on_commit_callbacks
+):
+    form_create("plain", fields=REFERENCE_FIELDS)
+    submit_statements(client, "plain", django_capture_on_commit_callbacks)
+
+    assert [sql.split()[0] for sql in submit_statements(client, "plain", django_capture_on_commit_callbacks)] == [
+        "INSERT"]
+
+
+@pytest.mark.parametrize("sync_actions", [2, 8])
+def test_a_submit_of_the_reference_tree_costs_the_same_whatever_its_number_of_sync_actions(
+    client, sync_actions, django_capture_on_commit_callbacks
+):
+    form = form_create("membership", fields=REFERENCE_FIELDS)
+    nodes = reference_tree_nodes()
+    nodes[2:2] = [set_field("field_d", f"D{i}") for i in range(sync_actions - 2)]
+    tree_create(form, nodes)
+    submit_statements(client, "membership", django_capture_on_commit_callbacks)
+
+    warm = submit_statements(client, "membership", django_capture_on_commit_callbacks)
+
+    # The record, its submission, run, block and steps, the record's values once, and the wake-up.
+    assert len(warm) <= 9, warm
+    assert sum(sql.startswith('UPDATE "eventtree_record"') for sql in warm) == 1
+    assert not any(sql.startswith("SELECT") and "eventtree_field" in sql for sql in warm)

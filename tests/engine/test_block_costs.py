@@ -1,0 +1,43 @@
+"""What running a block costs, in statements (DESIGN §3.3): bounded, and not growing with the
+number of actions that set values."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from eventtree.engine.blocks import block_run
+from eventtree.models import Block, BlockState, Record
+from eventtree.services.records import record_submit
+from tests.factories import form_create, set_field, tree_create
+
+pytestmark = pytest.mark.django_db
+
+
+def block_statements(actions: int, capture) -> list[str]:
+    form = form_create(f"f{actions}", fields=[{"name": "name"}, *({"name": f"v{i}"} for i in range(actions))])
+    tree_create(form, [{"kind": "background", "children": [set_field(f"v{i}", "x") for i in range(actions)]}])
+    with capture(execute=True):
+        record_submit(form=form, values={"name": "warm-up"})
+        record_submit(form=form, values={"name": "measured"})
+    first, second = Block.objects.filter(run__record__form=form).order_by("id")
+    with capture(execute=True):
+        assert block_run(first.pk) == BlockState.DONE  # fills the caches a worker keeps
+    with CaptureQueriesContext(connection) as queries, capture(execute=True):
+        assert block_run(second.pk) == BlockState.DONE
+    assert Record.objects.get(values__name="measured").values[f"v{actions - 1}"] == "x"
+    return [query["sql"] for query in queries.captured_queries
+            if not query["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))]
+
+
+@pytest.mark.parametrize("actions", [1, 6])
+def test_a_block_that_sets_values_costs_a_bounded_number_of_statements(actions, django_capture_on_commit_callbacks):
+    statements = block_statements(actions, django_capture_on_commit_callbacks)
+
+    # Claim and read the block, lock the record, write it once, the steps, the block's end, its
+    # flag, and the run's end (lock, look at its blocks, finish).
+    assert len(statements) <= 10, statements
+    assert sum(sql.startswith('UPDATE "eventtree_record"') for sql in statements) == 1
+    assert not any(table in sql for sql in statements
+                   for table in ('FROM "eventtree_field"', 'FROM "eventtree_form"', 'FROM "eventtree_treeversion"'))
