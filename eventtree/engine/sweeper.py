@@ -8,19 +8,21 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
 from eventtree.engine import dispatch
 from eventtree.engine.runs import run_settle
 from eventtree.engine.outbox import outbox_pending_ids
-from eventtree.models import Block, BlockState, due_now
+from eventtree.models import Block, BlockState, WokenBy, due_now
 
 logger = logging.getLogger(__name__)
 
-# A pending block that was never woken (the broker was down) is re-sent once it is this late.
+# A pending block that was never woken (no timer loop runs, or the broker was down) is woken by
+# the sweeper once it is this late.
 PENDING_GRACE_SECONDS = 20
+# The most blocks a sweep wakes of each kind (never woken, wake-up lost); the next sweep goes on.
+SWEEP_LIMIT = 1000
 
 
 @dataclass
@@ -32,15 +34,19 @@ class SweepResult:
 
 
 def sweep() -> SweepResult:
-    """Put blocks of dead workers back, and re-send the wake-ups that can be presumed lost.
+    """Put blocks of dead workers back, and re-send the wake-ups that were never sent or are lost.
 
-    A wake-up that was handed to the broker is presumed lost only when neither it nor the due
-    time is more recent than `WAKE_LOST_SECONDS` (the broker's own re-delivery time): under a
-    backlog, a block still queued is not woken again every minute.
+    A block never woken is the timers' (engine/timers.py): the sweeper wakes it only once it is
+    `PENDING_GRACE_SECONDS` overdue, when no timer loop runs or the broker refused it. A wake-up
+    handed to the broker is presumed lost only when it is older than `WAKE_LOST_SECONDS` (the
+    broker's own re-delivery time) and the broker does not hold that many tasks: a broker queue is
+    first in, first out, so the Q tasks it holds are at most the Q most recent of these wake-ups,
+    and only the older ones can be lost. Under a backlog, a block whose wake-up is still queued is
+    not woken again.
     """
     result = SweepResult()
     now = timezone.now()
-    wakeups = []
+    expired = []
     for block in Block.objects.filter(state=BlockState.RUNNING, lease_until__lt=now).only(
         "pk", "attempts", "max_attempts", "run_id"
     ):
@@ -51,6 +57,7 @@ def sweep() -> SweepResult:
             ).update(
                 state=BlockState.FAILED if exhausted else BlockState.PENDING,
                 lease_until=None,
+                woken_at=None,
                 due_at=due_now(),
                 finished_at=now if exhausted else None,
                 last_error="The worker running this block stopped before it finished.",
@@ -61,16 +68,32 @@ def sweep() -> SweepResult:
                 run_settle(block.run_id)
             elif changed:
                 result.expired += 1
-                wakeups.append(block.pk)
-    lost_before = Now() - timedelta(seconds=settings.EVENTTREE["WAKE_LOST_SECONDS"])
-    never_woken = Q(woken_at__isnull=True, due_at__lte=Now() - timedelta(seconds=PENDING_GRACE_SECONDS))
-    wake_lost = Q(woken_at__lte=lost_before, due_at__lte=lost_before)
-    stale = Block.objects.filter(never_woken | wake_lost, state=BlockState.PENDING)
-    wakeups.extend(stale.order_by("due_at").values_list("pk", flat=True)[:1000])
-    result.woken = len(dispatch.blocks_wake(wakeups))
+                expired.append(block.pk)
+    unwoken = Block.objects.filter(woken_at__isnull=True)
+    overdue = Now() - timedelta(seconds=PENDING_GRACE_SECONDS)
+    woken = dispatch.blocks_wake(unwoken.filter(pk__in=expired), woken_by=WokenBy.SWEEPER,
+                                 limit=len(expired)) if expired else []
+    woken += dispatch.blocks_wake(unwoken.filter(due_at__lte=overdue), woken_by=WokenBy.SWEEPER,
+                                  limit=SWEEP_LIMIT)
+    woken += wake_lost_resend()
+    result.woken = len(woken)
     for message_id in outbox_pending_ids(older_than_seconds=PENDING_GRACE_SECONDS):
         dispatch.outbox_wake(message_id)
         result.outbox += 1
     if result.woken or result.failed:
         logger.info("Sweeper: %s", result)
     return result
+
+
+def wake_lost_resend() -> list[int]:
+    """Re-send the wake-ups presumed lost (see `sweep`), the oldest first."""
+    lost_before = Now() - timedelta(seconds=settings.EVENTTREE["WAKE_LOST_SECONDS"])
+    stale = Block.objects.filter(state=BlockState.PENDING, woken_at__lte=lost_before)
+    count = stale.count()
+    if not count:
+        return []
+    lost = min(count - dispatch.queue_size(), SWEEP_LIMIT)
+    if lost <= 0:
+        return []
+    oldest = list(stale.order_by("woken_at", "pk").values_list("pk", flat=True)[:lost])
+    return dispatch.blocks_wake(stale.filter(pk__in=oldest), woken_by=WokenBy.SWEEPER, limit=lost)

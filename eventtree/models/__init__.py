@@ -12,6 +12,7 @@ from eventtree.models.runs import (
     Step,
     StepStatus,
     Submission,
+    WokenBy,
     due_now,
 )
 from eventtree.models.trees import Event, EventTree, Node, NodeKind, RunMode, TreeVersion
@@ -39,5 +40,6 @@ __all__ = [
     "StepStatus",
     "Submission",
     "TreeVersion",
+    "WokenBy",
     "due_now",
 ]

@@ -97,6 +97,12 @@ class BlockState(models.TextChoices):
         return [cls.DONE, cls.FAILED, cls.CANCELLED]
 
 
+class WokenBy(models.TextChoices):
+    COMMIT = "commit", "On commit"  # sent when the transaction that made it due committed
+    TIMER = "timer", "Timer"  # sent by the timer loop at its due time (engine/timers.py)
+    SWEEPER = "sweeper", "Sweeper"  # re-sent by the sweeper: its wake-up was lost or its worker died
+
+
 class Block(models.Model):
     """The unit of asynchronous work: one Background or Delay node's children.
 
@@ -115,9 +121,11 @@ class Block(models.Model):
     max_attempts = models.PositiveSmallIntegerField(default=3)
     due_at = models.DateTimeField()
     lease_until = models.DateTimeField(null=True, blank=True)
-    # When a wake-up was last handed to the broker; the sweeper re-sends one only when it can be
-    # presumed lost.
+    # When the wake-up of a pending block was handed to the broker, None while it waits for one
+    # (the claim uses it up); the sweeper re-sends one only when it can be presumed lost.
     woken_at = models.DateTimeField(null=True, blank=True)
+    # Who sent the last wake-up (blank: none yet): for a block that ran, what woke it.
+    woken_by = models.CharField(max_length=8, choices=WokenBy.choices, blank=True)
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -126,7 +134,8 @@ class Block(models.Model):
 
     class Meta:
         ordering = ["run", "id"]
-        indexes = [models.Index(fields=["state", "due_at"])]
+        # The timers' look-up: pending blocks without a wake-up, by due time (engine/timers.py).
+        indexes = [models.Index(fields=["state", "woken_at", "due_at"], name="block_wake_due")]
 
     def __str__(self) -> str:
         return f"{self.label} ({self.get_state_display()})"

@@ -9,13 +9,14 @@ from django.core import mail
 from django.db.models import F
 from django.utils import timezone
 from django.utils.module_loading import import_string
-from django_q.models import OrmQ, Schedule
+from django_q.models import OrmQ
 
 from eventtree.engine import blocks, dispatch
 from eventtree.engine.blocks import block_claim, block_run
 from eventtree.engine.dispatch import DELIVER_OUTBOX, RUN_BLOCK
 from eventtree.engine.outbox import outbox_deliver
 from eventtree.engine.sweeper import PENDING_GRACE_SECONDS, SweepResult, sweep
+from eventtree.engine.timers import timers_next_due
 from eventtree.models import (
     Block,
     BlockState,
@@ -28,6 +29,7 @@ from eventtree.models import (
     RunStatus,
     Step,
     StepStatus,
+    WokenBy,
     due_now,
 )
 from eventtree.services.records import record_submit
@@ -215,9 +217,13 @@ def test_a_woken_block_under_a_backlog_is_woken_again_only_once_its_wake_up_is_p
 
     lost = timezone.now() - timedelta(seconds=settings.EVENTTREE["WAKE_LOST_SECONDS"] + 1)
     Block.objects.filter(pk=block.pk).update(due_at=lost, woken_at=lost)
+    assert sweep().woken == 0  # older than the broker's re-delivery time, but still queued
+    assert OrmQ.objects.count() == 1
+
+    OrmQ.objects.all().delete()  # the broker lost it
     assert sweep().woken == 1
     assert sweep().woken == 0
-    assert OrmQ.objects.count() == 2
+    assert OrmQ.objects.count() == 1
 
 
 def test_a_block_due_within_the_second_is_woken_when_the_worker_will_find_it_due(capture):
@@ -227,15 +233,14 @@ def test_a_block_due_within_the_second_is_woken_when_the_worker_will_find_it_due
     block = Block.objects.get()
     Block.objects.filter(pk=block.pk).update(due_at=timezone.now() + timedelta(milliseconds=500))
 
-    dispatch.blocks_wake([block.pk])
+    dispatch.blocks_wake(Block.objects.filter(pk=block.pk), woken_by=WokenBy.COMMIT)
 
     assert not OrmQ.objects.exists()  # no task the worker would find early and drop
-    schedule = Schedule.objects.get(func=RUN_BLOCK)  # a wake-up at its due time instead
-    assert schedule.next_run == Block.objects.get().due_at
+    assert timers_next_due()[0] == Block.objects.get().due_at  # the timers wake it when it is due
     assert block_claim(block.pk) is None  # not due yet, by the database's clock either
 
     Block.objects.filter(pk=block.pk).update(due_at=due_now())
-    dispatch.blocks_wake([block.pk])
+    dispatch.blocks_wake(Block.objects.filter(pk=block.pk), woken_by=WokenBy.COMMIT)
     assert OrmQ.objects.count() == 1  # due: a task, which the claim takes
     assert block_claim(block.pk) is not None
 
@@ -319,7 +324,7 @@ def test_an_attempt_whose_block_another_worker_took_over_changes_nothing(outcome
     assert "field_b" not in Record.objects.get().values
     assert mail.outbox == [] and OutboxMessage.objects.count() == 0
     assert not Flag.objects.exists()
-    assert not Schedule.objects.filter(func=RUN_BLOCK).exists()
+    assert timers_next_due() is None
     assert Run.objects.get().status == RunStatus.RUNNING
 
 
@@ -363,8 +368,8 @@ def test_a_failing_block_is_retried_with_exponential_backoff_then_fails(settings
         block.refresh_from_db()
         assert (block.attempts, block.last_error) == (attempt, "Refused")
         assert before + timedelta(seconds=backoff) <= block.due_at <= after + timedelta(seconds=backoff)
-        # Its wake-up is a one-off schedule at that moment; an earlier wake-up does nothing.
-        assert Schedule.objects.filter(func=RUN_BLOCK, args=repr(block.pk), next_run=block.due_at).exists()
+        # The timers wake it at that moment; an earlier wake-up does nothing.
+        assert timers_next_due()[0] == block.due_at
         assert block_run(block.pk) is None
         assert Run.objects.get().status == RunStatus.RUNNING
         assert status_json(client, submission)["status"] == "running"
@@ -375,7 +380,7 @@ def test_a_failing_block_is_retried_with_exponential_backoff_then_fails(settings
 
     block.refresh_from_db()
     assert (block.state, block.attempts, block.last_error) == (BlockState.FAILED, 3, "Refused")
-    assert Schedule.objects.filter(func=RUN_BLOCK).count() == 2  # no retry after the last attempt
+    assert timers_next_due() is None  # no retry after the last attempt
     assert Run.objects.get().status == RunStatus.FAILED
     assert status_json(client, submission)["status"] == "failed"
     assert "field_b" not in Record.objects.get().values and mail.outbox == []  # every attempt rolled back

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django_q.models import OrmQ, Schedule
 
 from eventtree.engine.dispatch import SWEEPER_NAME
+from eventtree.engine.timers import timers_next_due
 from eventtree.models import (
     Block,
     BlockState,
@@ -101,7 +102,7 @@ def test_condition_inside_background_runs_in_the_worker(capture, drain_blocks):
     assert Record.objects.get(pk=record.pk).values["note"] == "in worker"
 
 
-def test_delay_by_duration_waits_and_is_woken_by_a_one_off_schedule(capture, drain_blocks):
+def test_delay_by_duration_waits_for_the_timers_to_wake_it_at_its_due_time(capture, drain_blocks):
     form = form_create("later", fields=[{"name": "name"}, {"name": "done", "type": "checkbox", "internal": True}])
     tree_create(form, [{"kind": "delay", "seconds": 3600, "children": [set_field("done", "yes")]}])
 
@@ -109,8 +110,8 @@ def test_delay_by_duration_waits_and_is_woken_by_a_one_off_schedule(capture, dra
 
     block = Block.objects.get()
     assert dt.timedelta(minutes=59) < block.due_at - timezone.now() <= dt.timedelta(hours=1)
-    wakeup = Schedule.objects.exclude(name=SWEEPER_NAME).get()
-    assert wakeup.schedule_type == Schedule.ONCE and wakeup.next_run == block.due_at
+    assert queued_tasks() == 0  # nothing sent now: the timers wake it at its due time
+    assert timers_next_due()[0] == block.due_at
     drain_blocks(include_future=False)
     assert Block.objects.get().state == BlockState.PENDING  # not due: a wake-up is not a command
 

@@ -7,11 +7,11 @@ from datetime import timedelta
 import pytest
 from django.core import mail
 from django.utils import timezone
-from django_q.models import Schedule
+from django_q.models import OrmQ
 
 from eventtree.engine.blocks import block_claim
-from eventtree.engine.dispatch import RUN_BLOCK
 from eventtree.engine.sweeper import sweep
+from eventtree.engine.timers import timers_tick
 from eventtree.models import Block, BlockState, Field, OutboxMessage, Record, Run, RunStatus, Step, StepStatus
 from eventtree.services.records import record_submit
 from eventtree.services.runs import BlockStateError, block_cancel, block_retry
@@ -131,10 +131,10 @@ def test_cancelling_a_delay_due_later_means_it_never_runs(client, submit, drain_
 
     block_cancel(block_id=block.pk)
 
-    # The hour passes: the one-off wake-up fires, the sweeper looks, a worker drains.
+    # The hour passes: the timers look, a stray wake-up arrives, the sweeper looks, a worker drains.
     Block.objects.filter(pk=block.pk).update(due_at=timezone.now() - timedelta(hours=1))
-    wakeup = Schedule.objects.get(func=RUN_BLOCK)
-    assert run_block(int(wakeup.args)) is None
+    assert timers_tick(max_sleep=1.0) == 1.0 and not OrmQ.objects.exists()
+    assert run_block(block.pk) is None
     assert sweep().woken == 0
     assert drain_blocks() == []
     record.refresh_from_db()
