@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class QCluster:
-    """A `manage.py qcluster` process on the test database, stopped with SIGTERM."""
+    """A `manage.py qcluster` process on the test database, with the `manage.py timers` that wake
+    Delays and retries at their due time (as `serve` runs them), both stopped with SIGTERM."""
 
     def __init__(self, *, workdir: Path, env: dict[str, str] | None = None, workers: int = 2) -> None:
         self.workdir = workdir
@@ -39,22 +40,29 @@ class QCluster:
         if database["ENGINE"].endswith("sqlite3") and "DATABASE_URL" not in (env or {}):
             self.env["DATABASE_URL"] = f"sqlite:///{database['NAME']}"
         self.process: subprocess.Popen | None = None
+        self.timers: subprocess.Popen | None = None
 
-    def start(self) -> QCluster:
+    def start(self, *, timers: bool = True) -> QCluster:
         self.log = open(self.log_path, "wb")
-        self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "qcluster"],
+        self.process = self.spawn("qcluster")
+        if timers:
+            self.timers = self.spawn("timers")
+        return self
+
+    def spawn(self, command: str) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "manage.py", command],
             cwd=ROOT,
             env=self.env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        return self
 
     def stop(self) -> None:
-        if self.process:
-            process_group_stop(self.process)
+        for process in (self.timers, self.process):
+            if process:
+                process_group_stop(process)
         self.log.close()
 
     def output(self) -> str:

@@ -1,9 +1,9 @@
 """The product deployed as the README's scale-out section says, on throw-away servers.
 
 The commands are read from the README's scale-out block and run as written there: the set-up
-commands in their order, then the web server and any number of worker clusters, each a
-subprocess with the production settings (`automations.settings`), configured by the variables the
-block exports. The test is a visitor (HTTP on loopback) and an auditor: it reads what happened
+commands in their order, then the web server and any number of worker clusters (each with the
+timers next to it), each a subprocess with the production settings (`automations.settings`),
+configured by the variables the block exports. The test is a visitor (HTTP on loopback) and an auditor: it reads what happened
 straight from the database and the sent-mail folder, not through the engine.
 """
 
@@ -42,6 +42,7 @@ class ScaleOut:
         self.setup: list[list[str]] = []
         self.web: list[str] = []
         self.worker: list[str] = []
+        self.timers: list[str] = []
         for line in block.splitlines():
             words = shlex.split(line, comments=True)
             if not words:
@@ -52,9 +53,11 @@ class ScaleOut:
                 self.web = words
             elif words[-1] == "qcluster":
                 self.worker = words
+            elif words[-1] == "timers":
+                self.timers = words
             else:
                 self.setup.append(words)
-        assert self.exports and self.setup and self.web and self.worker, block
+        assert self.exports and self.setup and self.web and self.worker and self.timers, block
 
     def web_on(self, port: int) -> list[str]:
         """The web command, listening on loopback at `port` instead of the README's address."""
@@ -153,7 +156,11 @@ class Deployment:
         self.spawn("web", README_SCALE_OUT.web_on(self.web_port))
         wait_for_port(self.web_port, timeout=60)
 
-    def start_cluster(self) -> subprocess.Popen:
+    def start_cluster(self, *, timers: bool = True) -> subprocess.Popen:
+        """A worker machine: a cluster and, unless told otherwise, the timers next to it (each
+        machine may run them)."""
+        if timers:
+            self.spawn("timers", README_SCALE_OUT.timers)
         return self.spawn("qcluster", README_SCALE_OUT.worker)
 
     def stop(self) -> None:
