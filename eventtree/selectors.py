@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from eventtree.actions.registry import registry
+from eventtree.draft_changes import node_changes, snapshot_by_id
 from eventtree.engine.form_cache import form_cached
 from eventtree.engine.poll_stamps import submission_stamp
 from eventtree.engine.templating import render_value
@@ -136,6 +137,7 @@ class EditorTree:
     changed_count: int = 0
     removed: list[str] = dataclass_field(default_factory=list)
     versions: list[TreeVersion] = dataclass_field(default_factory=list)
+    nodes: dict[int, Node] = dataclass_field(default_factory=dict)  # every draft node, described, by id
 
     @property
     def differs(self) -> bool:
@@ -150,35 +152,29 @@ def tree_get(*, tree_id: int) -> EventTree:
     return get_object_or_404(EventTree.objects.select_related("form", "published__published_by"), pk=tree_id)
 
 
-def tree_editor(*, tree: EventTree) -> EditorTree:
+def tree_editor(*, tree: EventTree, versions: bool = True) -> EditorTree:
     """The draft's nodes, each with its phase, summary, problems and change against the
-    published version, and the tree's latest versions: four queries in all."""
+    published version, and the tree's latest versions: three queries, and one more for the
+    versions (the editor's answers to a node edit do not show them)."""
     fields = list(tree.form.fields.all())
     roots = tree_build(list(Node.objects.filter(tree=tree).order_by("position", "id")))
     problems = draft_problems(roots, {field.name: field for field in fields})
     nodes_describe(roots, tree, problems)
-    editor = EditorTree(tree=tree, roots=roots, fields=fields, node_count=sum(1 for _ in subtree_iter(roots)),
+    nodes = {node.pk: node for node in subtree_iter(roots)}
+    editor = EditorTree(tree=tree, roots=roots, fields=fields, node_count=len(nodes), nodes=nodes,
                         invalid_count=len(problems), published=tree.published,
-                        versions=list(tree.versions.select_related("published_by")[:VERSIONS_SHOWN]))
-    live_roots = version_build(tree.pk, tree.published.nodes) if tree.published else []
-    live, draft = nodes_by_id(live_roots), nodes_by_id(roots)
-    for node in subtree_iter(roots):
-        node.change = node_change(draft[node.pk], live.get(node.pk)) if tree.published else None
-        editor.changed_count += bool(node.change)
-    editor.removed = [node_label(node) for node in subtree_iter(live_roots) if node.pk not in draft]
+                        versions=list(tree.versions.select_related("published_by")[:VERSIONS_SHOWN]) if versions else [])
+    live = snapshot_by_id(tree.published.nodes) if tree.published else {}
+    changes = node_changes(nodes_by_id(roots), live) if tree.published else {}
+    for node in nodes.values():
+        node.change = changes.get(node.pk)
+    editor.changed_count = len(changes)
+    editor.removed = [node_label(Node(**{key: item[key] for key in SNAPSHOT_KEYS}))
+                      for node_id, item in live.items() if node_id not in nodes]
     return editor
 
 
 VERSIONS_SHOWN = 20
-
-
-def node_change(draft: dict[str, Any], live: dict[str, Any] | None) -> str | None:
-    """How a draft node differs from the published version's: new, changed, moved or not."""
-    if live is None:
-        return "new"
-    if any(draft[key] != live[key] for key in SNAPSHOT_KEYS):
-        return "changed"
-    return "moved" if (draft["parent"], draft["index"]) != (live["parent"], live["index"]) else None
 
 
 def version_view(*, tree: EventTree, number: int) -> tuple[TreeVersion, list[Node]]:
@@ -190,15 +186,17 @@ def version_view(*, tree: EventTree, number: int) -> tuple[TreeVersion, list[Nod
 
 
 def nodes_describe(roots: list[Node], tree: EventTree, problems: dict[int, list[str]]) -> None:
-    """Give each built node what the editor shows: phase, summary, action type, problems."""
-    start = ("background", "in background") if tree.mode == RunMode.ASYNC else ("sync", "before redirect")
+    """Give each built node what the editor shows: phase (with `phase_source`, the id of the
+    Background or Delay it comes from, or "t" for the tree's own), summary, action type, problems."""
+    start = ("background", "in background", "t") if tree.mode == RunMode.ASYNC else ("sync", "before redirect", "t")
     stack = [(root, start) for root in reversed(roots)]
     while stack:
         node, phase = stack.pop()
         kind = kind_registry.get(node.kind) if node.kind in kind_registry else None
         # A Background or Delay shows when its children run: that is what the builder decides.
-        phase = (kind and kind.phase(node.config or {})) or phase
-        node.phase_key, node.phase_label = phase
+        own = kind and kind.phase(node.config or {})
+        phase = (*own, node.pk) if own else phase
+        node.phase_key, node.phase_label, node.phase_source = phase
         node.problems = problems.get(node.pk, [])
         node.action_type = registry.get(node.action) if node.action in registry else None
         node.summary = node_summary(node)
