@@ -51,9 +51,10 @@ def blocks_enqueue(blocks: Iterable[Block]) -> None:
         )
 
 
-def blocks_wake(candidates: QuerySet[Block], *, woken_by: WokenBy, limit: int = WAKE_BATCH) -> list[int]:
+def blocks_wake(candidates: QuerySet[Block], *, woken_by: WokenBy, limit: int | None = None) -> list[int]:
     """Send a task for each block of `candidates` that is pending and due, earliest due first, at
-    most `limit`, and mark it woken (`woken_at`, `woken_by`). Returns the ids woken.
+    most `limit` (default `WAKE_BATCH`), and mark it woken (`woken_at`, `woken_by`). Returns the
+    ids woken.
 
     The blocks are taken and marked in one transaction that skips rows another caller holds
     (`SKIP LOCKED` on PostgreSQL; on SQLite write transactions are serialised), so callers at
@@ -69,7 +70,7 @@ def blocks_wake(candidates: QuerySet[Block], *, woken_by: WokenBy, limit: int = 
             candidates.filter(state=BlockState.PENDING, due_at__lte=Now())
             .select_for_update(skip_locked=True)
             .order_by("due_at")
-            .values_list("pk", flat=True)[:limit]
+            .values_list("pk", flat=True)[:limit or WAKE_BATCH]
         )
         broker = get_broker() if block_ids else None  # one connection for the whole batch
         for block_id in block_ids:
