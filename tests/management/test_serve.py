@@ -1,4 +1,4 @@
-"""`manage.py serve`: web server and worker cluster together, stopped together."""
+"""`manage.py serve`: web server, worker cluster and timers together, stopped together."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def alive(pid: int) -> bool:
 
 
 @pytest.mark.integration
-def test_serve_runs_web_and_worker_and_stops_both(tmp_path):
+def test_serve_runs_web_worker_and_timers_and_stops_them_all(tmp_path):
     port = free_port()
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "automations.settings", "DJANGO_DEBUG": "1",
            "EVENTTREE_DATA_DIR": str(tmp_path)}
@@ -51,12 +51,15 @@ def test_serve_runs_web_and_worker_and_stops_both(tmp_path):
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.5)
-        cluster = [pid for pid in children_of(server.pid) if "qcluster" in Path(f"/proc/{pid}/cmdline").read_text()]
-        assert len(cluster) == 1
+        commands = {pid: Path(f"/proc/{pid}/cmdline").read_text().split("\0") for pid in children_of(server.pid)}
+        children = {command: [pid for pid, words in commands.items() if command in words]
+                    for command in ("qcluster", "timers")}
+        assert {command: len(pids) for command, pids in children.items()} == {"qcluster": 1, "timers": 1}
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
-    deadline = time.monotonic() + 30
-    while alive(cluster[0]) and time.monotonic() < deadline:
-        time.sleep(0.3)
-    assert not alive(cluster[0]), "the worker cluster outlived serve"
+    for command, [pid] in children.items():
+        deadline = time.monotonic() + 30
+        while alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert not alive(pid), f"{command} outlived serve"
