@@ -12,10 +12,14 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> Iterator[None]:
-    # The active-tree cache is keyed by ids, which the test database reuses.
+    # The caches are keyed by ids, which the test database reuses (a real database does not).
+    from eventtree.engine.versions import BUILT_VERSIONS
+
     cache.clear()
+    BUILT_VERSIONS.clear()
     yield
     cache.clear()
+    BUILT_VERSIONS.clear()
 
 
 @pytest.fixture

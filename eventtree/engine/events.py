@@ -120,6 +120,7 @@ def event_fire(
     submission: Submission | None = None,
     phase: Phase = Phase.SYNC,
     depth: int = 0,
+    trees: list[ActiveTree] | None = None,
 ) -> tuple[Submission | None, list[Run]]:
     """Run the synchronous phase of every active tree of (record.form, event).
 
@@ -127,7 +128,7 @@ def event_fire(
     removes the record, the runs and every queued block. With `visitor`, a Submission groups the
     runs (created here unless given).
     """
-    trees = runnable_trees(record.form_id, event)
+    trees = runnable_trees(record.form_id, event) if trees is None else trees
     if not trees:
         return submission, []
     if visitor and submission is None:

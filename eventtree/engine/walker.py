@@ -81,7 +81,7 @@ def action_execute(node: Node, context: RunContext) -> None:
     values_before = context.record.values
     try:
         action = registry.get(node.action)
-        config = action.clean_config(node.config)
+        config = node_config(node, action)
         if error_port:
             # A savepoint, so that a handled failure leaves the transaction usable.
             with transaction.atomic():
@@ -113,6 +113,15 @@ def action_execute(node: Node, context: RunContext) -> None:
     walk_nodes(error_port, context)
 
 
+def node_config(node: Node, action) -> dict:
+    """The action's cleaned config, kept on the node: a published version's nodes are built once
+    per process and never change, so their configs are cleaned once, not at every run."""
+    cleaned = getattr(node, "cleaned_config", None)
+    if cleaned is None:
+        cleaned = node.cleaned_config = action.clean_config(node.config)
+    return dict(cleaned)
+
+
 def block_defer(node: Node, context: RunContext) -> Block | None:
     """Create the pending block of a Background or Delay node, dispatched on commit.
 
@@ -139,7 +148,8 @@ def block_defer(node: Node, context: RunContext) -> Block | None:
     if due_at:
         context.blocks_pending += 1
         dispatch.blocks_enqueue([block])
-    run_changed(context.run)
+    if context.block is not None:  # a block made in a later phase shows on a page polled already
+        run_changed(context.run)
     context.step_add(node, label=node_label(node), status=StepStatus.DEFERRED,
                      started_at=started_at,
                      output=note or f"block {block.pk} due {due_at:%Y-%m-%d %H:%M:%S %Z}")

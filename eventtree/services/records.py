@@ -8,7 +8,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from eventtree.engine.events import event_fire, values_with_defaults
+from eventtree.engine.events import event_fire, runnable_trees, values_with_defaults
 from eventtree.engine.poll_stamps import submission_stamp_forget
 from eventtree.engine.walker import NodeFailure
 from eventtree.models import Event, Form, Record, Submission
@@ -32,14 +32,21 @@ def record_submit(
 
     Raises SubmissionRefused when a synchronous node fails: nothing is saved then.
     """
+    record = Record(
+        form=form,
+        values=values_with_defaults(form.fields.all(), values),
+        user=user if user is not None and user.is_authenticated else None,
+    )
+    trees = runnable_trees(form.pk, Event.SUBMITTED)
+    if not trees:
+        # Nothing to run: the record's one INSERT needs no transaction around it.
+        record.save(force_insert=True)
+        record_event.send(sender=Record, record=record, event=Event.SUBMITTED, runs=[])
+        return record, None
     try:
         with transaction.atomic():
-            record = Record.objects.create(
-                form=form,
-                values=values_with_defaults(form.fields.all(), values),
-                user=user if user is not None and user.is_authenticated else None,
-            )
-            submission, runs = event_fire(record=record, event=Event.SUBMITTED)
+            record.save(force_insert=True)
+            submission, runs = event_fire(record=record, event=Event.SUBMITTED, trees=trees)
             record_event.send(sender=Record, record=record, event=Event.SUBMITTED, runs=runs)
     except NodeFailure as failure:
         log_refusal(form, failure)
