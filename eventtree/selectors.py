@@ -115,9 +115,6 @@ def submission_etag(*, slug: str, token: str, variant: str) -> str:
     if found is None:
         raise Http404("No such submission.")
     stamp, form_changed = found
-    # The form's settings (its message): read with the stamp, or from the form's cache, which is
-    # forgotten when the form changes.
-    form_changed = form_changed or form_cached(slug=slug).updated_at
     digest = hashlib.sha256(f"{variant}:{stamp}:{form_changed.isoformat()}".encode()).hexdigest()
     return f'"{digest[:32]}"'
 

@@ -25,6 +25,12 @@ def form_key(*, slug: str | None = None, form_id: int | None = None) -> str:
     return f"eventtree:form:v1:slug:{slug}" if slug is not None else f"eventtree:form:v1:id:{form_id}"
 
 
+def form_changed_key(slug: str) -> str:
+    """When the form with this slug last changed, kept by the polls (engine/poll_stamps.py) and
+    forgotten with the form."""
+    return f"eventtree:form-changed:v1:{slug}"
+
+
 def form_cached(*, slug: str | None = None, form_id: int | None = None) -> Form:
     """The form with this slug (or id) and its fields; Http404 if there is none. Two queries when
     the cache does not hold it (the form, its fields), none when it does; a cache that is down is
@@ -51,6 +57,7 @@ def form_cached(*, slug: str | None = None, form_id: int | None = None) -> Form:
 
 def form_forget(*, form_id: int, slugs: set[str]) -> None:
     try:
-        cache.delete_many([form_key(form_id=form_id), *(form_key(slug=slug) for slug in slugs)])
+        cache.delete_many([form_key(form_id=form_id), *(form_key(slug=slug) for slug in slugs),
+                           *(form_changed_key(slug) for slug in slugs)])
     except Exception:
         logger.error("Cache unavailable: form %s stays cached up to %s s", form_id, FORM_TIMEOUT, exc_info=True)

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import Count, IntegerField, Max, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 
+from eventtree.engine.form_cache import form_changed_key
 from eventtree.models import Block, Flag, Progress, Run, Submission
 
 logger = logging.getLogger(__name__)
@@ -30,26 +31,27 @@ def stamp_key(token: str) -> str:
     return f"eventtree:poll-stamp:v1:{token}"
 
 
-def submission_stamp(*, slug: str, token: str) -> tuple[str, datetime | None] | None:
+def submission_stamp(*, slug: str, token: str) -> tuple[str, datetime] | None:
     """The stamp of the submission with this token and form slug, and when its form last
-    changed when that was read with it; None if there is no such submission. No query when the
-    cache holds the stamp (the form's change is then for the caller to find: a stamp is not
-    forgotten when a form changes), one when it does not."""
-    key = stamp_key(token)
+    changed (a stamp is not forgotten when a form changes: the two go together into an ETag);
+    None if there is no such submission. No query when the cache holds both (one round trip to
+    the cache), one when it does not."""
+    key, changed_key = stamp_key(token), form_changed_key(slug)
     try:
-        cached = cache.get(key)
+        cached = cache.get_many([key, changed_key])
     except Exception:
         logger.warning("Cache unavailable; reading the poll stamp from the database", exc_info=True)
-        cached, key = None, None
-    if cached is not None and cached[0] == slug:
-        return cached[1], None
+        cached, key = {}, None
+    stamp, form_changed = cached.get(key), cached.get(changed_key)
+    if stamp is not None and stamp[0] == slug and form_changed is not None:
+        return stamp[1], form_changed
     row = stamp_read(slug=slug, token=token)
     if row is None:
         return None
     stamp, form_changed = row
     if key is not None:
         try:
-            cache.set(key, (slug, stamp), timeout=STAMP_TIMEOUT)
+            cache.set_many({key: (slug, stamp), changed_key: form_changed}, timeout=STAMP_TIMEOUT)
         except Exception:
             logger.warning("Cache unavailable; poll stamp not cached", exc_info=True)
     return stamp, form_changed
