@@ -1,0 +1,122 @@
+"""How many one-action Background blocks a worker cluster runs a second, next to bare django-q2.
+
+A throw-away deployment set up by the README's commands (tests/integration/deployment.py), with
+the baselines installed (`bench.settings`). In turn, `--rounds` times:
+
+- product: `--blocks` visitors submit a form whose tree is one Background holding one set_field
+  (their wake-ups wait in the broker), then one `qcluster` with `--workers` workers starts and
+  runs them all; the rate is taken from the blocks' own finish times;
+- baseline: `manage.py bench_enqueue N` queues N bare `async_task`s, each one UPDATE of a row
+  (bench/baseline/tasks.py), then the same cluster runs them; the rate from the rows' times.
+
+    .venv/bin/python bench/blocks.py [--blocks 400] [--workers 2] [--rounds 2]
+    .venv/bin/python bench/blocks.py --broker redis    # PostgreSQL + Redis (tests/servers.py)
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.environment import environment  # noqa: E402
+from tests.integration.deployment import Deployment  # noqa: E402
+from tests.servers import PostgresServer, RedisServer  # noqa: E402
+from tests.workers import process_group_stop  # noqa: E402
+
+PACKAGE = {
+    "form": {"slug": "one-block", "name": "One block", "fields": [
+        {"name": "name", "type": "text", "required": True},
+        {"name": "done", "type": "text", "internal": True}]},
+    "trees": [{"name": "On submit", "event": "submitted", "nodes": [
+        {"kind": "background", "label": "One action", "children": [
+            {"kind": "action", "action": "set_field", "config": {"field": "done", "value": "yes"}}]}]}],
+}
+
+
+def moment(value) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def rate(moments: list) -> float:
+    ordered = sorted(moment(value) for value in moments)
+    return (len(ordered) - 1) / (ordered[-1] - ordered[0]).total_seconds()
+
+
+def run_cluster_until(deployment: Deployment, done, timeout: float = 600) -> None:
+    cluster = deployment.start_cluster()
+    deadline = time.monotonic() + timeout
+    try:
+        while not done():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"not finished in {timeout} s:\n{deployment.logs()}")
+            time.sleep(0.5)
+    finally:
+        process_group_stop(cluster)
+
+
+def product_round(deployment: Deployment, count: int) -> float:
+    start = deployment.sql("SELECT COALESCE(MAX(id), 0) FROM eventtree_block")[0][0]
+    for number in range(count):
+        deployment.submit("one-block", {"name": f"visitor {number}"})
+    query = f"SELECT state, finished_at FROM eventtree_block WHERE id > {start}"
+    run_cluster_until(deployment, lambda: all(state == "done" for state, _ in deployment.sql(query)))
+    return rate([finished for _, finished in deployment.sql(query)])
+
+
+def baseline_round(deployment: Deployment, count: int) -> float:
+    start = deployment.sql("SELECT COALESCE(MAX(id), 0) FROM bench_baseline_counter")[0][0]
+    deployment.manage("bench_enqueue", str(count))
+    query = f"SELECT done_at FROM bench_baseline_counter WHERE id > {start}"
+    run_cluster_until(deployment, lambda: all(done for (done,) in deployment.sql(query)))
+    return rate([done for (done,) in deployment.sql(query)])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--blocks", type=int, default=400)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--broker", choices=["orm", "redis"], default="orm")
+    options = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-blocks-") as folder, ExitStack() as stack:
+        workdir = Path(folder)
+        if options.broker == "redis":
+            postgres = stack.enter_context(PostgresServer())
+            redis = stack.enter_context(RedisServer())
+            database_url, redis_url = postgres.database_create("bench"), redis.url
+        else:
+            database_url, redis_url = f"sqlite:///{workdir / 'db.sqlite3'}", ""
+        deployment = stack.enter_context(Deployment(
+            workdir=workdir / "deployment", database_url=database_url, redis_url=redis_url,
+            env={"DJANGO_SETTINGS_MODULE": "bench.settings", "EVENTTREE_WORKERS": str(options.workers)}))
+        deployment.install()
+        deployment.import_form(PACKAGE)
+        deployment.start_web()
+        rates: dict[str, list[float]] = {"baseline: bare django-q2 async_task": [], "one-action blocks": []}
+        for _ in range(options.rounds):
+            rates["baseline: bare django-q2 async_task"].append(baseline_round(deployment, options.blocks))
+            rates["one-action blocks"].append(product_round(deployment, options.blocks))
+    print(environment())
+    print(f"set-up: {'PostgreSQL + Redis' if options.broker == 'redis' else 'SQLite + ORM broker'}, one qcluster "
+          f"of {options.workers} workers; {options.blocks} tasks a round, queued before the cluster starts; "
+          f"{options.rounds} rounds in turn")
+    baseline = statistics.median(rates["baseline: bare django-q2 async_task"])
+    print(f"{'':<38}{'per second (each round)':>26}{'median':>9}  ratio")
+    for name, values in rates.items():
+        median = statistics.median(values)
+        print(f"{name:<38}{', '.join(f'{value:.1f}' for value in values):>26}{median:>9.1f}  {median / baseline:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
