@@ -52,9 +52,9 @@ def blocks_enqueue(blocks: Iterable[Block]) -> None:
 
 
 def blocks_wake(candidates: QuerySet[Block], *, woken_by: WokenBy, limit: int | None = None) -> list[int]:
-    """Send a task for each block of `candidates` that is pending and due, earliest due first, at
-    most `limit` (default `WAKE_BATCH`), and mark it woken (`woken_at`, `woken_by`). Returns the
-    ids woken.
+    """Send a task for each block of `candidates` that is pending and due, at most `limit`
+    (default `WAKE_BATCH`): of blocks never woken the earliest due first, of blocks woken before
+    the oldest wake-up first. Mark each woken (`woken_at`, `woken_by`). Returns the ids woken.
 
     The blocks are taken and marked in one transaction that skips rows another caller holds
     (`SKIP LOCKED` on PostgreSQL; on SQLite write transactions are serialised), so callers at
@@ -69,7 +69,9 @@ def blocks_wake(candidates: QuerySet[Block], *, woken_by: WokenBy, limit: int | 
         block_ids = list(
             candidates.filter(state=BlockState.PENDING, due_at__lte=Now())
             .select_for_update(skip_locked=True)
-            .order_by("due_at")
+            # The index's order: the earliest due first among blocks without a wake-up, the
+            # oldest wake-up first among woken ones (see timers.next_due_query).
+            .order_by("state", "woken_at", "due_at")
             .values_list("pk", flat=True)[:limit or WAKE_BATCH]
         )
         broker = get_broker() if block_ids else None  # one connection for the whole batch

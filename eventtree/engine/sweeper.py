@@ -95,5 +95,4 @@ def wake_lost_resend() -> list[int]:
     lost = min(count - dispatch.queue_size(), SWEEP_LIMIT)
     if lost <= 0:
         return []
-    oldest = list(stale.order_by("woken_at", "pk").values_list("pk", flat=True)[:lost])
-    return dispatch.blocks_wake(stale.filter(pk__in=oldest), woken_by=WokenBy.SWEEPER, limit=lost)
+    return dispatch.blocks_wake(stale, woken_by=WokenBy.SWEEPER, limit=lost)
