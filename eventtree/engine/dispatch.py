@@ -59,10 +59,11 @@ def blocks_wake(candidates: QuerySet[Block], *, woken_by: WokenBy, limit: int | 
     The blocks are taken and marked in one transaction that skips rows another caller holds
     (`SKIP LOCKED` on PostgreSQL; on SQLite write transactions are serialised), so callers at
     the same moment (timer loops on several machines, the sweeper, a commit) never wake one block
-    twice, as long as `candidates` leaves out the blocks already woken. "Due" is decided by the
-    database's clock, as the worker's claim decides it. With the ORM broker the task rows are
-    written in the same transaction as the marks. If the broker refuses a task, the blocks not
-    sent yet stay unwoken, for the timers' next look.
+    twice, as long as what selects `candidates` no longer holds for a block once it is marked (no
+    wake-up yet, or one older than some moment). "Due" is decided by the database's clock, as the
+    worker's claim decides it. With the ORM broker the task rows are written in the same
+    transaction as the marks. If the broker refuses a task, the blocks not sent yet stay unwoken,
+    for the timers' next look.
     """
     sent: list[int] = []
     with transaction.atomic():

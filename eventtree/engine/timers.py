@@ -22,6 +22,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import close_old_connections, connection
+from django.db.models import QuerySet
 from django.db.models.functions import Now
 
 from eventtree.engine import dispatch
@@ -34,7 +35,7 @@ logger = logging.getLogger(__name__)
 CLOCK_STEP_SECONDS = 0.002
 
 
-def waiting_blocks():
+def waiting_blocks() -> QuerySet[Block]:
     """Pending blocks that no wake-up was sent for (the claim uses a wake-up up)."""
     return Block.objects.filter(state=BlockState.PENDING, woken_at__isnull=True)
 
@@ -45,7 +46,7 @@ def timers_next_due() -> tuple[datetime, datetime] | None:
     return next_due_query().first()
 
 
-def next_due_query():
+def next_due_query() -> QuerySet[Block]:
     # Ordered as the index is: state and woken_at are the same in every row, so this is the
     # order of due_at, but PostgreSQL sorts every waiting block for `ORDER BY due_at` alone
     # (it does not take `woken_at IS NULL` as fixing that column), where it reads one entry.
