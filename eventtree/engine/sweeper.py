@@ -12,6 +12,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from eventtree.engine import dispatch
+from eventtree.engine.poll_stamps import run_changed
 from eventtree.engine.runs import run_settle
 from eventtree.engine.outbox import outbox_pending_ids
 from eventtree.models import Block, BlockState, WokenBy, due_now
@@ -47,9 +48,9 @@ def sweep() -> SweepResult:
     result = SweepResult()
     now = timezone.now()
     expired = []
-    for block in Block.objects.filter(state=BlockState.RUNNING, lease_until__lt=now).only(
-        "pk", "attempts", "max_attempts", "run_id"
-    ):
+    for block in Block.objects.filter(state=BlockState.RUNNING, lease_until__lt=now).select_related(
+        "run__submission"
+    ).only("pk", "attempts", "max_attempts", "run_id", "run__submission_id", "run__submission__token"):
         with transaction.atomic():
             exhausted = block.attempts >= block.max_attempts
             changed = Block.objects.filter(
@@ -63,6 +64,8 @@ def sweep() -> SweepResult:
                 last_error="The worker running this block stopped before it finished.",
                 updated_at=now,
             )
+            if changed:
+                run_changed(block.run)  # what its submission's page shows has changed
             if changed and exhausted:
                 result.failed += 1
                 run_settle(block.run_id)

@@ -329,3 +329,25 @@ def test_a_submit_of_the_reference_tree_costs_the_same_whatever_its_number_of_sy
     assert len(warm) <= 9, warm
     assert sum(sql.startswith('UPDATE "eventtree_record"') for sql in warm) == 1
     assert not any(sql.startswith("SELECT") and "eventtree_field" in sql for sql in warm)
+
+
+def test_a_poll_sees_the_sweeper_put_back_the_block_of_a_worker_that_died(
+    client, submitted, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from eventtree.engine.blocks import block_claim
+    from eventtree.engine.sweeper import sweep
+
+    block_claim(Block.objects.get().pk)  # a worker takes the block, then dies
+    running = client.get(submitted + "status.json")
+    assert running.json()["blocks"][0]["state"] == "running"
+    Block.objects.update(lease_until=timezone.now() - timedelta(seconds=1))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        sweep()
+
+    again = client.get(submitted + "status.json", HTTP_IF_NONE_MATCH=running["ETag"])
+    assert again.status_code == 200 and again.json()["blocks"][0]["state"] == "pending"
