@@ -53,16 +53,23 @@ def node_add(
     action: str = "",
     parent_id: int | None = None,
     index: int | None = None,
+    after_id: int | None = None,
 ) -> Node:
-    """Add a node of `kind` under `parent_id` (None: the root) at `index` (None: at the end)."""
+    """Add a node of `kind` under `parent_id` (None: the root) at `index` (None: at the end), or
+    right after the node `after_id` (looked up under the lock, so wherever it is by then)."""
     if kind not in kind_registry:
         raise TreeEditError(f"Unknown node kind {kind!r}.")
     if kind == NodeKind.ACTION and action not in registry:
         raise TreeEditError(f"Unknown action type {action!r}.")
     with transaction.atomic():
         tree_locked(tree.pk)
+        after = node_of_tree(tree, after_id) if after_id else None
+        if after is not None:
+            parent_id = after.parent_id
         parent = node_of_tree(tree, parent_id) if parent_id else None
         siblings = list(Node.objects.filter(tree=tree, parent=parent).order_by("position", "id"))
+        if after is not None:
+            index = [item.pk for item in siblings].index(after.pk) + 1
         node = Node(
             tree=tree,
             parent=parent,
@@ -102,30 +109,35 @@ def node_move(*, node: Node, parent_id: int | None, index: int) -> Node:
     with transaction.atomic():
         tree_locked(node.tree_id)
         nodes = {item.pk: item for item in Node.objects.filter(tree_id=node.tree_id)}
-        node = nodes[node.pk]
-        if parent_id is not None:
-            if parent_id not in nodes:
-                raise TreeEditError("The target is not a node of this tree.")
-            ancestor: int | None = parent_id
-            while ancestor is not None:
-                if ancestor == node.pk:
-                    raise TreeEditError("A node cannot move under itself or its own descendants.")
-                ancestor = nodes[ancestor].parent_id
-        old_parent_id = node.parent_id
-        siblings = sorted(
-            (item for item in nodes.values() if item.parent_id == parent_id and item.pk != node.pk),
+        return nodes_move(nodes, nodes[node.pk], parent_id, index)
+
+
+def nodes_move(nodes: dict[int, Node], node: Node, parent_id: int | None, index: int) -> Node:
+    """Call inside `atomic`, with the tree row locked and `nodes` every node of the tree, by id:
+    move `node` and save the places that changed."""
+    if parent_id is not None:
+        if parent_id not in nodes:
+            raise TreeEditError("The target is not a node of this tree.")
+        ancestor: int | None = parent_id
+        while ancestor is not None:
+            if ancestor == node.pk:
+                raise TreeEditError("A node cannot move under itself or its own descendants.")
+            ancestor = nodes[ancestor].parent_id
+    old_parent_id = node.parent_id
+    siblings = sorted(
+        (item for item in nodes.values() if item.parent_id == parent_id and item.pk != node.pk),
+        key=lambda item: (item.position, item.pk),
+    )
+    siblings.insert(max(0, min(index, len(siblings))), node)
+    node.parent_id = parent_id
+    changed = positions_assign(siblings)
+    if old_parent_id != parent_id:
+        old_siblings = sorted(
+            (item for item in nodes.values() if item.parent_id == old_parent_id and item.pk != node.pk),
             key=lambda item: (item.position, item.pk),
         )
-        siblings.insert(max(0, min(index, len(siblings))), node)
-        node.parent_id = parent_id
-        changed = positions_assign(siblings)
-        if old_parent_id != parent_id:
-            old_siblings = sorted(
-                (item for item in nodes.values() if item.parent_id == old_parent_id and item.pk != node.pk),
-                key=lambda item: (item.position, item.pk),
-            )
-            changed += positions_assign(old_siblings)
-        Node.objects.bulk_update({item.pk: item for item in [*changed, node]}.values(), ["parent", "position"])
+        changed += positions_assign(old_siblings)
+    Node.objects.bulk_update({item.pk: item for item in [*changed, node]}.values(), ["parent", "position"])
     return node
 
 
@@ -133,7 +145,8 @@ def node_shift(*, node: Node, direction: str) -> Node:
     """The keyboard moves: `up`, `down`, `indent` (under the previous sibling), `outdent`."""
     with transaction.atomic():
         tree_locked(node.tree_id)
-        roots = tree_build(list(Node.objects.filter(tree_id=node.tree_id).order_by("position", "id")))
+        loaded = list(Node.objects.filter(tree_id=node.tree_id).order_by("position", "id"))
+        roots = tree_build(loaded)
         index_by_id: dict[int, tuple[list[Node], Node | None]] = {}
         stack: list[tuple[list[Node], Node | None]] = [(roots, None)]
         while stack:
@@ -161,7 +174,8 @@ def node_shift(*, node: Node, direction: str) -> Node:
             raise TreeEditError(f"Unknown direction {direction!r}.")
         if target is None:
             raise TreeEditError(f"This node cannot move {direction} from where it is.")
-        return node_move(node=node, parent_id=target[0], index=target[1])
+        # The nodes just loaded, not a second read of the tree.
+        return nodes_move({item.pk: item for item in loaded}, siblings[index], target[0], target[1])
 
 
 def node_of_tree(tree: EventTree, node_id: int) -> Node:
