@@ -32,8 +32,8 @@ def everything() -> dict[str, Any]:
 
 def mark(page: Page, node_text: str):
     """The test mark right under the node whose row shows `node_text`."""
-    item = page.locator("li.node", has=page.locator(":scope > .node-row", has_text=node_text)).first
-    return item.locator(":scope > .test-step")
+    item = page.locator("li.node", has=page.locator(":scope > .node-card > .node-row", has_text=node_text)).first
+    return item.locator(":scope > .node-card > .test-step")
 
 
 def test_run_the_reference_tree_on_sample_values_and_see_every_node_marked(staff_page: Page, live_server):

@@ -115,9 +115,11 @@ def test_add_a_node_returns_the_tree_with_its_edit_form_open(staff, membership):
 
     response = staff.post(f"/builder/trees/{tree.pk}/nodes/add/", {"choice": "delay", "index": "1"}, **HTMX)
 
+    # Only the new node, with its edit form open, goes in, right after the first root node.
     body = response.content.decode()
-    assert body.startswith('\n<section id="tree"') or body.lstrip().startswith('<section id="tree"')
-    assert 'class="node-edit"' in body
+    first, delay = Node.objects.get(tree=tree, parent=None, position=0), Node.objects.get(kind="delay")
+    assert re.search(rf'hx-swap-oob="afterend:#node-{first.pk}">\s*<li class="node" id="node-{delay.pk}">', body)
+    assert 'class="node-edit"' in body and '<section id="tree"' not in body
     kinds = [n.kind for n in Node.objects.filter(tree=tree, parent=None).order_by("position")]
     assert kinds == ["action", "delay", "background", "action"]
 
@@ -197,7 +199,7 @@ def test_editor_queries_do_not_grow_with_the_tree(staff, django_assert_max_num_q
     assert tree.nodes.count() == 300
     with django_assert_max_num_queries(8):
         response = staff.get(f"/builder/trees/{tree.pk}/")
-    assert response.content.decode().count('class="node ') == 300
+    assert response.content.decode().count('<li class="node"') == 300
     with django_assert_max_num_queries(8):
         staff.get(f"/builder/trees/{tree.pk}/", **HTMX)
 

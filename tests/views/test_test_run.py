@@ -47,7 +47,7 @@ def text(html: str) -> str:
 def marks(html: str) -> dict[int, str]:
     """Each node's id and the text of its test mark, as the page shows them."""
     found = {}
-    for node_id, item in re.findall(r'<li class="node [^"]*"\s+id="node-(\d+)"(.*?)(?=<li class="node |\Z)', html, re.S):
+    for node_id, item in re.findall(r'<li class="node" id="node-(\d+)"(.*?)(?=<li class="node"|\Z)', html, re.S):
         mark = re.search(r'<div class="test-step[^"]*">(.*?)</div>', item, re.S)
         if mark:
             found[int(node_id)] = text(mark.group(1))

@@ -1,6 +1,8 @@
 """Builder screen of a tree's nodes (inside the tree editor): add, edit, move, delete.
 
-Nodes are part of their tree: every change needs change_eventtree.
+Nodes are part of their tree: every change needs change_eventtree. Over htmx each change answers
+with what it changed on the page (responses.changes_response), whatever the tree's size; without
+JavaScript it redirects to the tree's page.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import reswap, retarget
 
 from eventtree import selectors
 from eventtree.actions.registry import registry
@@ -19,51 +22,69 @@ from eventtree.kinds import kind_registry
 from eventtree.models import Field, Node, NodeKind
 from eventtree.permissions import builder_permission_required
 from eventtree.services import trees as tree_services
-from eventtree.views.builder.responses import editor_response
-from eventtree.views.builder.trees import tree_error, tree_response
+from eventtree.views.builder.responses import card_response, changes_response, editor_response
+from eventtree.views.builder.trees import tree_error
 from eventtree.views.types import HtmxHttpRequest
+
+FOCUS_EDIT = "#card-{} .node-tools > a"  # a node's Edit link: where focus goes back after a save
 
 
 @builder_permission_required("eventtree.change_eventtree")
 @require_http_methods(["GET", "POST"])
 def node_add(request: HtmxHttpRequest, tree_id: int) -> HttpResponse:
     tree = selectors.tree_get(tree_id=tree_id)
-    parent_id = int_or_none(request.GET.get("parent") or request.POST.get("parent"))
-    index = int_or_none(request.GET.get("index") or request.POST.get("index"))
+    where = {name: int_or_none(request.GET.get(name) or request.POST.get(name)) for name in ("parent", "index", "after")}
     if request.method == "GET":  # the menu of kinds and action types
-        return editor_response(request, "eventtree/builder/add_menu.html", {
-            "tree": tree, "parent_id": parent_id, "index": index,
-            "actions": list(registry), "kinds": [kind for kind in kind_registry if kind.key != NodeKind.ACTION],
-        }, "menu")
+        return add_menu_response(request, tree, where)
+    before = selectors.tree_editor(tree=tree, versions=False) if request.htmx else None
     kind, _, action = request.POST.get("choice", "").partition(":")
     try:
-        node = tree_services.node_add(tree=tree, kind=kind, action=action, parent_id=parent_id, index=index)
+        node = tree_services.node_add(tree=tree, kind=kind, action=action, parent_id=where["parent"],
+                                      index=where["index"], after_id=where["after"])
     except tree_services.TreeEditError as error:
         return tree_error(request, tree, str(error))
-    if not request.htmx:
+    if before is None:
         return redirect(reverse("builder:node", args=[node.pk]))
-    return tree_response(request, tree, editing=node.pk, edit_forms=node_forms(node, list(tree.form.fields.all())), added=node.pk)
+    return changes_response(request, tree, before, flash=node.pk, editing=node.pk, close_menus=True,
+                            edit_forms=node_forms(node, before.fields),
+                            focus=f"#card-{node.pk} .node-edit :is(input, select, textarea)")
+
+
+def add_menu_response(request: HtmxHttpRequest, tree: Any, where: dict[str, int | None]) -> HttpResponse:
+    """The menu of kinds and action types; over htmx, opened under the node it adds after or into
+    (or under "+ Add a node at the end")."""
+    response = editor_response(request, "eventtree/builder/add_menu.html", {
+        "tree": tree, "parent_id": where["parent"], "index": where["index"], "after_id": where["after"],
+        "actions": list(registry), "kinds": [kind for kind in kind_registry if kind.key != NodeKind.ACTION],
+    }, "menu")
+    if not request.htmx:
+        return response
+    beside = where["after"] or where["parent"]
+    return reswap(retarget(response, f"#card-{beside}" if beside else "#menu-root"), "beforeend")
 
 
 @builder_permission_required("eventtree.change_eventtree")
 @require_http_methods(["GET", "POST"])
 def node_edit(request: HtmxHttpRequest, node_id: int) -> HttpResponse:
-    node = get_object_or_404(Node.objects.select_related("tree__form"), pk=node_id)
-    tree = node.tree
-    fields = list(tree.form.fields.all())
+    node = get_object_or_404(Node, pk=node_id)
+    tree = selectors.tree_get(tree_id=node.tree_id)
+    editor = selectors.tree_editor(tree=tree, versions=False) if request.htmx else None
+    fields = editor.fields if editor else list(tree.form.fields.all())
     label_form, config_form = node_forms(node, fields, request.POST if request.method == "POST" else None)
     if request.method == "POST":
         config = node_config_clean(node, config_form, fields)
         if label_form.is_valid() and config is not None:
             tree_services.node_update(node=node, label=label_form.cleaned_data["label"], config=config)
-            if not request.htmx:
+            if editor is None:
                 return redirect("builder:tree", tree_id=tree.pk)
-            return tree_response(request, tree, saved=node.pk)
-    if not request.htmx:
+            return changes_response(request, tree, editor, node_id=node.pk, flash=node.pk,
+                                    focus=FOCUS_EDIT.format(node.pk))
+    if editor is None:
         return render(request, "eventtree/builder/node.html", {
             "tree": tree, "form": tree.form, "node": node, "label_form": label_form, "config_form": config_form,
+            "has_children": node.children.exists(),
         })
-    return tree_response(request, tree, editing=node.pk, edit_forms=(label_form, config_form))
+    return card_response(request, tree, editor, node.pk, edit_forms=(label_form, config_form))
 
 
 def node_forms(node: Node, fields: list[Field], data: Any = None) -> tuple[LabelForm, Any]:
@@ -73,28 +94,46 @@ def node_forms(node: Node, fields: list[Field], data: Any = None) -> tuple[Label
 @builder_permission_required("eventtree.change_eventtree")
 @require_POST
 def node_move(request: HtmxHttpRequest, node_id: int) -> HttpResponse:
-    node = get_object_or_404(Node.objects.select_related("tree__form"), pk=node_id)
+    """A keyboard move (`direction`: up, down, indent, outdent) or a drop (`parent`, `index`)."""
+    node = get_object_or_404(Node, pk=node_id)
+    tree = selectors.tree_get(tree_id=node.tree_id)
+    before = selectors.tree_editor(tree=tree, versions=False) if request.htmx else None
+    direction = request.POST.get("direction")
     try:
-        if request.POST.get("direction"):
-            tree_services.node_shift(node=node, direction=request.POST["direction"])
+        if direction:
+            tree_services.node_shift(node=node, direction=direction)
         else:
             tree_services.node_move(node=node, parent_id=int_or_none(request.POST.get("parent")),
                                     index=int_or_none(request.POST.get("index")) or 0)
     except tree_services.TreeEditError as error:
-        return tree_error(request, node.tree, str(error))
-    if not request.htmx:
-        return redirect("builder:tree", tree_id=node.tree_id)
-    return tree_response(request, node.tree, moved=node.pk)
+        # A drop is already on the page: the page gets the tree as it is.
+        return tree_error(request, tree, str(error), resync=not direction)
+    if before is None:
+        return redirect("builder:tree", tree_id=tree.pk)
+    focus = f'#card-{node.pk} [data-op="{direction}"]' if direction else ""
+    return changes_response(request, tree, before, node_id=node.pk, flash=node.pk, place=True, focus=focus)
 
 
 @builder_permission_required("eventtree.change_eventtree")
 @require_POST
 def node_delete(request: HtmxHttpRequest, node_id: int) -> HttpResponse:
-    node = get_object_or_404(Node.objects.select_related("tree__form"), pk=node_id)
+    node = get_object_or_404(Node, pk=node_id)
+    tree = selectors.tree_get(tree_id=node.tree_id)
+    before = selectors.tree_editor(tree=tree, versions=False) if request.htmx else None
     tree_services.node_delete(node=node)
-    if not request.htmx:
-        return redirect("builder:tree", tree_id=node.tree_id)
-    return tree_response(request, node.tree)
+    if before is None:
+        return redirect("builder:tree", tree_id=tree.pk)
+    return changes_response(request, tree, before, focus=focus_after_delete(before, node.pk))
+
+
+def focus_after_delete(before: Any, node_id: int) -> str:
+    """Where focus goes once a node is deleted: the Edit link of the node above it, or of its
+    parent, or the tree's "+ Add a node at the end"."""
+    node = before.nodes[node_id]
+    siblings = before.nodes[node.parent_id].child_nodes if node.parent_id else before.roots
+    index = siblings.index(node)
+    near = siblings[index - 1].pk if index else node.parent_id
+    return FOCUS_EDIT.format(near) if near else "#tree .add-root > a"
 
 
 def int_or_none(value: Any) -> int | None:

@@ -16,11 +16,15 @@ from eventtree.models import EventTree
 from eventtree.permissions import builder_permission_required
 from eventtree.services import trees as tree_services
 from eventtree.views.builder.forms import FORM_TEMPLATE, form_context
-from eventtree.views.builder.responses import editor_response, leave_to
+from eventtree.views.builder.responses import (
+    TREE_TEMPLATE,
+    editor_context,
+    editor_response,
+    leave_to,
+    refusal_response,
+    resync_response,
+)
 from eventtree.views.types import HtmxHttpRequest
-
-TREE_TEMPLATE = "eventtree/builder/tree.html"
-
 
 @builder_permission_required("eventtree.add_eventtree")
 @require_POST
@@ -67,18 +71,21 @@ def tree_delete(request: HtmxHttpRequest, tree_id: int) -> HttpResponse:
 
 def tree_response(request: HtmxHttpRequest, tree: EventTree, *, partial: str = "tree",
                   status: int = 200, **extra: Any) -> HttpResponse:
+    editor = extra.pop("editor", None) or selectors.tree_editor(tree=tree)
     context = {
-        "tree": tree,
-        "form": tree.form,
-        "editor": extra.pop("editor", None) or selectors.tree_editor(tree=tree),
+        **editor_context(request, tree, editor),
         "settings_form": extra.pop("settings_form", None) or TreeSettingsForm(instance=tree, prefix="tree"),
         **extra,
     }
     return editor_response(request, TREE_TEMPLATE, context, partial, status=status)
 
 
-def tree_error(request: HtmxHttpRequest, tree: EventTree, message: str) -> HttpResponse:
+def tree_error(request: HtmxHttpRequest, tree: EventTree, message: str, *, resync: bool = False) -> HttpResponse:
+    """A refused edit: said above the tree. Without JavaScript, on the page; with htmx, alone,
+    unless the page already shows the refused change (`resync`: a drop), then with the tree."""
     if not request.htmx:
         messages.error(request, message)
         return redirect("builder:tree", tree_id=tree.pk)
-    return tree_response(request, tree, error=message)
+    if resync:
+        return resync_response(request, tree_response(request, tree, error=message))
+    return refusal_response(request, message)

@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from eventtree import selectors
+from eventtree.engine.trees import subtree_iter
 from eventtree.permissions import builder_permission_required
 from eventtree.services import versions as version_services
 from eventtree.views.builder.trees import tree_response
@@ -47,8 +48,11 @@ def draft_discard(request: HtmxHttpRequest, tree_id: int) -> HttpResponse:
 def version_detail(request: HtmxHttpRequest, tree_id: int, number: int) -> HttpResponse:
     tree = selectors.tree_get(tree_id=tree_id)
     version, roots = selectors.version_view(tree=tree, number=number)
+    for node in subtree_iter(roots):
+        node.ref, node.test_step = str(node.pk), None
     return render(request, "eventtree/builder/version.html", {
         "tree": tree, "form": tree.form, "version": version, "roots": roots, "readonly": True,
+        "flash": None, "editing": None, "oob": False, "phase_oob": "",
     })
 
 
