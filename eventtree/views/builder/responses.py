@@ -24,8 +24,10 @@ ID_SLOT = 987654321  # reversed in place of a node's id, then replaced by each n
 
 def editor_response(request: HtmxHttpRequest, template: str, context: dict[str, Any],
                     partial: str | None = None, status: int = 200) -> HttpResponse:
-    """The whole page, or its named partial for an htmx request; never cached (back shows now)."""
-    name = f"{template}#{partial}" if partial and request.htmx else template
+    """The whole page, or its named partial for an htmx request (the whole page again when htmx
+    restores history it did not keep); never cached (back shows now)."""
+    whole = not request.htmx or request.htmx.history_restore_request
+    name = template if whole or not partial else f"{template}#{partial}"
     response = render(request, name, context, status=status)
     response["Cache-Control"] = "no-store"
     patch_vary_headers(response, ["HX-Request"])
