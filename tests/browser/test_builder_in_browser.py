@@ -293,3 +293,32 @@ def markup(html: str) -> str:
     the node just changed and what Sortable and htmx leave behind."""
     html = re.sub(r">\s+<", "><", html).replace(' style=""', "").replace(' draggable="false"', "")
     return re.sub(r" (is-flash|htmx-added|htmx-settling)", "", html).strip()
+
+
+def test_add_menus_close_and_a_delete_asks_first_and_takes_the_subtree(staff_page: Page, live_server):
+    form = form_create("deletes")
+    tree = tree_create(form, [
+        {"kind": "background", "label": "Later", "children": [action("log", message="inside")]},
+        action("log", message="last"),
+    ])
+    page = staff_page
+    page.goto(f"{live_server.url}/builder/trees/{tree.pk}/")
+
+    with page.expect_response(re.compile(r"/nodes/add/\?after=\d+$")):
+        item(page, "last").locator(":scope > .node-card").get_by_role("button", name="+ after").click()
+    expect(page.locator(".add-menu")).to_have_count(1)
+    page.locator(".add-menu").get_by_role("link", name="Close").click()
+    expect(page.locator(".add-menu")).to_have_count(0)
+
+    questions: list[str] = []
+    page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
+    item(page, "Later").locator(":scope > .node-card").get_by_role("button", name="Delete").click()
+    expect(item(page, "Later")).to_be_visible()  # dismissed: nothing asked of the server
+    assert questions == ["Delete this node and everything inside it?"]
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    with page.expect_response(re.compile(r"/delete/$")):
+        item(page, "Later").locator(":scope > .node-card").get_by_role("button", name="Delete").click()
+    expect(page.locator(".root-list > .node")).to_have_count(1)
+    expect(page.locator(".publish-bar")).to_contain_text("2 removed (Later, Log)")
+    assert list(Node.objects.filter(tree=tree).values_list("config__message", flat=True)) == ["last"]
