@@ -126,6 +126,16 @@
 
   document.addEventListener("htmx:oobErrorNoTarget", reloadTree);
 
+  // Each request from the tree says which draft the page shows: an answer made of changes fits
+  // only that draft, so for another (an edit by someone else came first) the server sends the
+  // whole tree.
+  document.addEventListener("htmx:configRequest", function (event) {
+    var stamp = document.getElementById("draft-stamp");
+    if (stamp && event.detail.elt.closest && event.detail.elt.closest("#tree")) {
+      event.detail.headers["X-Draft-Stamp"] = stamp.dataset.stamp;
+    }
+  });
+
   htmx.onLoad(function (element) {
     addTools(element);
     if (window.Sortable) initLists(element);

@@ -15,6 +15,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from eventtree.models import EventTree, Node
+from eventtree.services import trees as tree_services
 from tests.factories import form_create, set_field, tree_create
 
 pytestmark = pytest.mark.django_db
@@ -255,3 +256,25 @@ def test_without_javascript_the_node_page_has_every_tool_as_a_form(staff: Client
     assert added.parent_id is None and added.position == background.position + 1
     deleted = staff.post(f"/builder/nodes/{added.pk}/delete/")
     assert deleted.status_code == 302 and deleted["Location"] == f"/builder/trees/{tree.pk}/"
+
+
+def test_a_page_that_showed_another_draft_gets_the_whole_tree(staff: Client, membership):
+    """Two builders on one tree: the answer to the second one's edit is made of changes only if
+    the page sending it showed the draft as it was (the stamp the page sends back)."""
+    _, tree = membership
+    page = staff.get(f"/builder/trees/{tree.pk}/").content.decode()
+    stamp = re.search(r'id="draft-stamp" data-stamp="(\w+)"', page).group(1)
+    field_d = Node.objects.get(tree=tree, config__field="field_d")
+    move = lambda: staff.post(f"/builder/nodes/{field_d.pk}/move/", {"direction": "up"},  # noqa: E731
+                              HTTP_X_DRAFT_STAMP=stamp, **HTMX)
+
+    in_step = move()
+    assert in_step["HX-Reswap"] == "none" and '<section id="tree"' not in in_step.content.decode()
+    stamp = re.search(r'id="draft-stamp" data-stamp="(\w+)" hidden hx-swap-oob="true"', in_step.content.decode()).group(1)
+
+    tree_services.node_add(tree=tree, kind="action", action="log")  # someone else's edit
+    behind = move()
+
+    assert behind["HX-Retarget"] == "#tree" and behind["HX-Reswap"] == "outerHTML"
+    body = behind.content.decode()
+    assert '<section id="tree"' in body and body.count('<li class="node"') == 7

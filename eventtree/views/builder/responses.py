@@ -3,6 +3,7 @@ editor answers a node edit over htmx: only what changed on the page, swapped out
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,7 @@ from eventtree.views.types import HtmxHttpRequest
 
 TREE_TEMPLATE = "eventtree/builder/tree.html"
 ID_SLOT = 987654321  # reversed in place of a node's id, then replaced by each node's
+STAMP_HEADER = "X-Draft-Stamp"  # sent by editor.js: which draft the page shows (draft_stamp)
 
 
 def editor_response(request: HtmxHttpRequest, template: str, context: dict[str, Any],
@@ -59,7 +61,17 @@ def editor_context(request: HtmxHttpRequest, tree: EventTree, editor: EditorTree
         "add_url": reverse("builder:node-add", args=[tree.pk]),
         "move_url": reverse("builder:node-move", args=[ID_SLOT]).replace(str(ID_SLOT), "{id}"),
         "delete_url": reverse("builder:node-delete", args=[ID_SLOT]).replace(str(ID_SLOT), "{id}"),
+        "draft_stamp": draft_stamp(editor),
     }
+
+
+def draft_stamp(editor: EditorTree) -> str:
+    """A digest of what the editor's tree shows: each node's place, card and phase, the bar and
+    the banner. The page sends it back with each edit, since an answer made of the changes since
+    `before` is right only for a page that showed `before`."""
+    state = [(node.pk, node.parent_id, card_state(node), phase_state(node)) for node in subtree_iter(editor.roots)]
+    seen = (state, status_line(editor), editor.invalid_count)
+    return hashlib.blake2b(repr(seen).encode(), digest_size=8).hexdigest()
 
 
 @dataclass
@@ -152,6 +164,9 @@ def changes_response(request: HtmxHttpRequest, tree: EventTree, before: EditorTr
     now is (after its previous sibling); and any test-run marks, which were the old draft's, go."""
     after = selectors.tree_editor(tree=tree, versions=False, previous=before)
     context = {**editor_context(request, tree, after), "changes": editor_changes(before, after, node_id), **extra}
+    if request.headers.get(STAMP_HEADER, "") not in ("", draft_stamp(before)):
+        # The page showed another draft (another builder's edit came first): the whole tree.
+        return resync_response(request, editor_response(request, TREE_TEMPLATE, context, "tree"))
     response = editor_response(request, TREE_TEMPLATE, context, "changes")
     detail: dict[str, Any] = {"focus": focus}
     if place and node_id in after.nodes:
