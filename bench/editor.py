@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import shlex
 import statistics
 import subprocess
@@ -86,6 +87,7 @@ def measure(call: Callable[[], Any], repeat: int, undo: Callable[[], Any] | None
         elapsed = (time.perf_counter() - start) * 1000
         assert response.status_code in (200, 302), (response.status_code, response.content[:500])
         assert b"alert-error" not in response.content, response.content[:1000]  # a refusal measures nothing
+        assert response.headers.get("HX-Retarget") != "#tree", "the page's stamp was stale: a whole tree"
         if undo:
             undo()
         return elapsed, response
@@ -112,51 +114,77 @@ EDITS = ["save (edit form posted)", "move up / down", "indent / outdent", "drag-
          "add after a node", "delete a node", "open the edit form", "open the add menu"]
 
 
+STAMP = re.compile(r'id="draft-stamp" data-stamp="(\w+)"')
+
+
+class EditorPage:
+    """The editor's page of `tree` as a browser holds it: each request sends the stamp of the
+    draft the page shows (X-Draft-Stamp, as editor.js does) and keeps the one each answer brings,
+    so that answers are the changes, as in the browser. (Code without stamps: no header.)"""
+
+    def __init__(self, client: Any, tree: Any) -> None:
+        self.client, self.tree, self.stamp = client, tree, None
+        self.reload()
+
+    def reload(self) -> None:
+        found = STAMP.search(self.client.get(f"/builder/trees/{self.tree.pk}/").content.decode())
+        self.stamp = found.group(1) if found else None
+
+    def send(self, method: str, url: str, data: dict[str, Any] | None = None) -> Any:
+        headers = {**HTMX, **({"HTTP_X_DRAFT_STAMP": self.stamp} if self.stamp else {})}
+        response = getattr(self.client, method)(url, data or {}, **headers)
+        found = STAMP.search(response.content.decode())
+        self.stamp = found.group(1) if found else self.stamp
+        return response
+
+
 def edits(client: Any, tree: Any) -> dict[str, tuple[Callable[[], Any], Callable[[], Any] | None, Callable[[], Any] | None]]:
     """Per kind of node edit over htmx: the call, what undoes it and what prepares it (untimed);
     the edits without an undo alternate (save, up and down, indent and outdent, a drop at index
     2 then 1), and run an even number of times."""
     from eventtree.models import Node
 
+    page = EditorPage(client, tree)
     target = Node.objects.filter(tree=tree, kind="action", parent__isnull=False).order_by("id")[2]
     middle = Node.objects.filter(tree=tree, parent=None).order_by("position")[1]
     flips = {"save": False, "drag": False}
 
     def save():
         flips["save"] = not flips["save"]
-        return client.post(f"/builder/nodes/{target.pk}/",
-                           {"label": "x" if flips["save"] else "", "config-field": "out", "config-value": "v"}, **HTMX)
+        return page.send("post", f"/builder/nodes/{target.pk}/",
+                         {"label": "x" if flips["save"] else "", "config-field": "out", "config-value": "v"})
 
     def shift(first: str, second: str) -> Callable[[], Any]:
         turn = {"first": False}
 
         def call():
             turn["first"] = not turn["first"]
-            return client.post(f"/builder/nodes/{middle.pk}/move/",
-                               {"direction": first if turn["first"] else second}, **HTMX)
+            return page.send("post", f"/builder/nodes/{middle.pk}/move/",
+                             {"direction": first if turn["first"] else second})
         return call
 
     def drag():
         flips["drag"] = not flips["drag"]
-        return client.post(f"/builder/nodes/{middle.pk}/move/",
-                           {"parent": "", "index": 2 if flips["drag"] else 1}, **HTMX)
+        return page.send("post", f"/builder/nodes/{middle.pk}/move/", {"parent": "", "index": 2 if flips["drag"] else 1})
 
     def add():
-        return client.post(f"/builder/trees/{tree.pk}/nodes/add/", {"choice": "action:log", "after": middle.pk}, **HTMX)
+        return page.send("post", f"/builder/trees/{tree.pk}/nodes/add/", {"choice": "action:log", "after": middle.pk})
 
     def newest_delete():
         Node.objects.filter(tree=tree).order_by("-id").first().delete()
         positions = Node.objects.filter(tree=tree, parent=None).order_by("position", "id")
         Node.objects.bulk_update([Node(pk=pk, position=i) for i, pk in enumerate(positions.values_list("pk", flat=True))], ["position"])
+        page.reload()
 
     spare = {}
 
     def delete():
-        return client.post(f"/builder/nodes/{spare['node'].pk}/delete/", **HTMX)
+        return page.send("post", f"/builder/nodes/{spare['node'].pk}/delete/")
 
     def respare():
         spare["node"] = Node.objects.create(tree=tree, parent=None, position=10_000, kind="action", action="log",
                                             config={"message": "x"})
+        page.reload()
 
     return dict(zip(EDITS, [
         (save, None, None),
@@ -165,8 +193,8 @@ def edits(client: Any, tree: Any) -> dict[str, tuple[Callable[[], Any], Callable
         (drag, None, None),
         (add, newest_delete, None),
         (delete, None, respare),
-        (lambda: client.get(f"/builder/nodes/{target.pk}/", **HTMX), None, None),
-        (lambda: client.get(f"/builder/trees/{tree.pk}/nodes/add/?after={middle.pk}", **HTMX), None, None),
+        (lambda: page.send("get", f"/builder/nodes/{target.pk}/"), None, None),
+        (lambda: page.send("get", f"/builder/trees/{tree.pk}/nodes/add/?after={middle.pk}"), None, None),
     ]))
 
 

@@ -164,7 +164,8 @@ def changes_response(request: HtmxHttpRequest, tree: EventTree, before: EditorTr
     now is (after its previous sibling); and any test-run marks, which were the old draft's, go."""
     after = selectors.tree_editor(tree=tree, versions=False, previous=before)
     context = {**editor_context(request, tree, after), "changes": editor_changes(before, after, node_id), **extra}
-    if request.headers.get(STAMP_HEADER, "") not in ("", draft_stamp(before)):
+    sent = request.headers.get(STAMP_HEADER)
+    if sent and sent != draft_stamp(before):
         # The page showed another draft (another builder's edit came first): the whole tree.
         return resync_response(request, editor_response(request, TREE_TEMPLATE, context, "tree"))
     response = editor_response(request, TREE_TEMPLATE, context, "changes")
