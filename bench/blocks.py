@@ -18,9 +18,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
-from contextlib import ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -29,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.environment import environment  # noqa: E402
 from tests.integration.deployment import Deployment  # noqa: E402
-from tests.servers import PostgresServer, RedisServer  # noqa: E402
+from bench.deployments import bench_deployment  # noqa: E402
 from tests.workers import process_group_stop  # noqa: E402
 
 PACKAGE = {
@@ -89,19 +87,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--broker", choices=["orm", "redis"], default="orm")
     options = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench-blocks-") as folder, ExitStack() as stack:
-        workdir = Path(folder)
-        if options.broker == "redis":
-            postgres = stack.enter_context(PostgresServer())
-            redis = stack.enter_context(RedisServer())
-            database_url, redis_url = postgres.database_create("bench"), redis.url
-        else:
-            database_url, redis_url = f"sqlite:///{workdir / 'db.sqlite3'}", ""
-        deployment = stack.enter_context(Deployment(
-            workdir=workdir / "deployment", database_url=database_url, redis_url=redis_url,
-            env={"DJANGO_SETTINGS_MODULE": "bench.settings", "EVENTTREE_WORKERS": str(options.workers)}))
-        deployment.install()
-        deployment.import_form(PACKAGE)
+    workers = {"EVENTTREE_WORKERS": str(options.workers)}
+    with bench_deployment(broker=options.broker, package=PACKAGE, env=workers) as deployment:
         deployment.start_web()
         rates: dict[str, list[float]] = {"baseline: bare django-q2 async_task": [], "one-action blocks": []}
         for _ in range(options.rounds):

@@ -20,9 +20,7 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import urllib.request
-from contextlib import ExitStack
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,8 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.environment import environment  # noqa: E402
 from bench.submit import REFERENCE  # noqa: E402
-from tests.integration.deployment import Deployment  # noqa: E402
-from tests.servers import PostgresServer, RedisServer  # noqa: E402
+from bench.deployments import bench_deployment  # noqa: E402
 
 
 def ab(url: str, *, requests: int, concurrency: int, headers: dict[str, str]) -> dict[str, float]:
@@ -57,19 +54,7 @@ def main() -> None:
     options = parser.parse_args()
     if not shutil.which("ab"):
         sys.exit("ApacheBench is missing: apt-get install apache2-utils")
-    with tempfile.TemporaryDirectory(prefix="bench-polls-") as folder, ExitStack() as stack:
-        workdir = Path(folder)
-        if options.broker == "redis":
-            postgres = stack.enter_context(PostgresServer())
-            redis = stack.enter_context(RedisServer())
-            database_url, redis_url = postgres.database_create("bench"), redis.url
-        else:
-            database_url, redis_url = f"sqlite:///{workdir / 'db.sqlite3'}", ""
-        deployment = stack.enter_context(Deployment(
-            workdir=workdir / "deployment", database_url=database_url, redis_url=redis_url,
-            env={"DJANGO_SETTINGS_MODULE": "bench.settings"}))
-        deployment.install()
-        deployment.import_form(REFERENCE)
+    with bench_deployment(broker=options.broker, package=REFERENCE, env=None) as deployment:
         deployment.start_web()
         location = deployment.submit("membership", {"name": "Ada", "email": "ada@example.com"})
         status_url = deployment.url(location + "status.json")

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.http import Http404
 from django.utils import timezone
 
 from eventtree.errors import ActionFailed
 from eventtree.engine import dispatch
+from eventtree.engine.caching import cache_forget, cache_read_through
 from eventtree.engine.form_cache import form_cached
 from eventtree.engine.context import RunContext
 from eventtree.engine.trees import tree_problems
@@ -70,20 +70,8 @@ def active_trees(form_id: int, event: str) -> list[ActiveTree]:
 
     A cache that is down is a cache miss: submits go on, reading the database.
     """
-    key = active_trees_cache_key(form_id, event)
-    try:
-        trees = cache.get(key)
-    except Exception:
-        logger.warning("Cache unavailable; reading the active trees from the database", exc_info=True)
-        trees, key = None, None
-    if trees is None:
-        trees = active_trees_read(form_id, event)
-        if key is not None:
-            try:
-                cache.set(key, trees, timeout=ACTIVE_TREES_TIMEOUT)
-            except Exception:
-                logger.warning("Cache unavailable; active trees not cached", exc_info=True)
-    return trees
+    return cache_read_through(active_trees_cache_key(form_id, event), lambda: active_trees_read(form_id, event),
+                              timeout=ACTIVE_TREES_TIMEOUT, what="the active trees")
 
 
 def active_trees_read(form_id: int, event: str) -> list[ActiveTree]:
@@ -105,11 +93,8 @@ def active_trees_read(form_id: int, event: str) -> list[ActiveTree]:
 
 
 def active_trees_forget(form_id: int) -> None:
-    try:
-        cache.delete_many([active_trees_cache_key(form_id, event) for event in Event.values])
-    except Exception:
-        logger.error("Cache unavailable: active trees of form %s stay cached up to %s s",
-                     form_id, ACTIVE_TREES_TIMEOUT, exc_info=True)
+    cache_forget([active_trees_cache_key(form_id, event) for event in Event.values],
+                 what=f"the active trees of form {form_id}")
 
 
 def event_fire(

@@ -7,14 +7,10 @@ no query. Builder pages read the database: they must show what was just saved.
 
 from __future__ import annotations
 
-import logging
-
-from django.core.cache import cache
 from django.http import Http404
 
+from eventtree.engine.caching import cache_forget, cache_read_through
 from eventtree.models import Form
-
-logger = logging.getLogger(__name__)
 
 # A form is forgotten when it changes; the timeout bounds how stale an entry can be when that
 # forgetting failed (the cache server was down while the form was saved).
@@ -35,29 +31,18 @@ def form_cached(*, slug: str | None = None, form_id: int | None = None) -> Form:
     """The form with this slug (or id) and its fields; Http404 if there is none. Two queries when
     the cache does not hold it (the form, its fields), none when it does; a cache that is down is
     a miss."""
-    key = form_key(slug=slug, form_id=form_id)
-    try:
-        form = cache.get(key)
-    except Exception:
-        logger.warning("Cache unavailable; reading the form from the database", exc_info=True)
-        form, key = None, None
-    if form is None:
-        lookup = {"slug": slug} if slug is not None else {"pk": form_id}
+    lookup = {"slug": slug} if slug is not None else {"pk": form_id}
+
+    def read() -> Form:
         form = Form.objects.prefetch_related("fields").filter(**lookup).first()
         if form is None:
             raise Http404("No such form.")
-        if key is not None:
-            try:
-                cache.set_many({form_key(slug=form.slug): form, form_key(form_id=form.pk): form},
-                               timeout=FORM_TIMEOUT)
-            except Exception:
-                logger.warning("Cache unavailable; form %s not cached", form.pk, exc_info=True)
-    return form
+        return form
+
+    return cache_read_through(form_key(slug=slug, form_id=form_id), read, timeout=FORM_TIMEOUT,
+                              what=f"form {slug or form_id}")
 
 
 def form_forget(*, form_id: int, slugs: set[str]) -> None:
-    try:
-        cache.delete_many([form_key(form_id=form_id), *(form_key(slug=slug) for slug in slugs),
-                           *(form_changed_key(slug) for slug in slugs)])
-    except Exception:
-        logger.error("Cache unavailable: form %s stays cached up to %s s", form_id, FORM_TIMEOUT, exc_info=True)
+    cache_forget([form_key(form_id=form_id), *(form_key(slug=slug) for slug in slugs),
+                  *(form_changed_key(slug) for slug in slugs)], what=f"form {form_id}")

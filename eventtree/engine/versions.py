@@ -3,16 +3,14 @@ a version's nodes for a run, cached forever by the version's id since a version 
 
 from __future__ import annotations
 
-import logging
 from collections import OrderedDict
 from typing import Any
 
-from django.core.cache import cache
 
+from eventtree.engine.caching import cache_read_through
 from eventtree.kinds.base import json_copy
 from eventtree.models import Node, TreeVersion
 
-logger = logging.getLogger(__name__)
 
 SNAPSHOT_KEYS = ("kind", "action", "label", "config")
 
@@ -65,19 +63,11 @@ def version_nodes(version_id: int) -> list[Node]:
 
 
 def version_load(version_id: int) -> list[Node]:
-    key = version_cache_key(version_id)
-    try:
-        entry = cache.get(key)
-    except Exception:
-        logger.warning("Cache unavailable; reading version %s from the database", version_id, exc_info=True)
-        entry, key = None, None
-    if entry is None:
-        entry = TreeVersion.objects.values_list("tree_id", "nodes").get(pk=version_id)
-        if key is not None:
-            try:
-                cache.set(key, entry, timeout=None)
-            except Exception:
-                logger.warning("Cache unavailable; version %s not cached", version_id, exc_info=True)
+    entry = cache_read_through(
+        version_cache_key(version_id),
+        lambda: TreeVersion.objects.values_list("tree_id", "nodes").get(pk=version_id),
+        timeout=None, what=f"version {version_id}",
+    )
     tree_id, snapshot = entry
     return version_build(tree_id, snapshot)
 

@@ -6,7 +6,7 @@ import pytest
 from django.core.cache import cache
 from django.db import transaction
 
-from eventtree.engine import events
+from eventtree.engine import caching, events
 from eventtree.models import Event, EventTree, Field, Form, Node, Run
 from eventtree.services.records import record_submit
 from tests.factories import action, form_create, set_field, tree_create, tree_publish_unchecked
@@ -24,7 +24,7 @@ class DownCache:
 
 def test_a_cache_outage_is_a_cache_miss(monkeypatch, caplog, django_capture_on_commit_callbacks):
     form = form_create("f")
-    monkeypatch.setattr(events, "cache", DownCache())
+    monkeypatch.setattr(caching, "cache", DownCache())  # every cache the engine reads through
     tree = tree_create(form, [action("log", message="still runs")])  # forgetting fails: logged
 
     with django_capture_on_commit_callbacks(execute=True):
