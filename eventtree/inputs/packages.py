@@ -30,7 +30,9 @@ class PackageImportForm(forms.Form):
     )
     replace = forms.BooleanField(
         label="Replace the existing form", required=False,
-        help_text="The form with the same slug gets the package's fields and trees; its records are kept.",
+        help_text="The form with the same slug gets the package's fields, and each of its trees a new "
+        "version of the package's tree of the same name; its records and runs are kept, its other "
+        "trees made inactive.",
     )
     slug = forms.SlugField(
         label="New slug", required=False, max_length=Form._meta.get_field("slug").max_length,
