@@ -114,7 +114,6 @@ def test_each_action_needs_its_own_permission(client, objects):
         ("post", "/builder/forms/membership/", "eventtree.change_form"),
         ("get", "/builder/forms/membership/export/", "eventtree.view_form"),
         ("post", "/builder/import/", "eventtree.add_form"),
-        ("post", "/builder/forms/membership/delete/", "eventtree.delete_form"),
         ("post", "/builder/forms/membership/fields/add/", "eventtree.change_form"),
         ("post", f"/builder/forms/membership/fields/{field_id}/delete/", "eventtree.change_form"),
         ("post", "/builder/forms/membership/trees/add/", "eventtree.add_eventtree"),
@@ -143,6 +142,31 @@ def test_each_action_needs_its_own_permission(client, objects):
             holder = Client()
             holder.force_login(staff_create(f"holder{number}-{index}", perm))
             assert request_and_roll_back(holder, method, url).status_code != 403, (url, perm)
+
+
+def test_a_form_with_records_is_deleted_only_by_who_may_delete_records_too(objects):
+    without = Client()
+    without.force_login(staff_create("form-deleter", "eventtree.delete_form"))
+    assert request_and_roll_back(without, "post", "/builder/forms/membership/delete/").status_code == 403
+    holder = Client()
+    holder.force_login(staff_create("deleter", "eventtree.delete_form", "eventtree.delete_record"))
+    assert request_and_roll_back(holder, "post", "/builder/forms/membership/delete/").status_code == 302
+
+
+def test_importing_trees_needs_the_permission_to_add_trees(objects):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    exporter = Client()
+    exporter.force_login(staff_create("exporter", "eventtree.view_form"))
+    package = exporter.get("/builder/forms/membership/export/").content
+    for number, (perms, status) in enumerate([(("eventtree.add_form",), 403),
+                                              (("eventtree.add_form", "eventtree.add_eventtree"), 302)]):
+        importer = Client()
+        importer.force_login(staff_create(f"importer{number}", *perms))
+        upload = SimpleUploadedFile("membership.json", package, content_type="application/json")
+        response = request_and_roll_back(importer, "post", "/builder/import/",
+                                         {"package": upload, "slug": "membership-copy"})
+        assert response.status_code == status, perms
 
 
 def test_import_with_replace_needs_change_form_too(client, objects):

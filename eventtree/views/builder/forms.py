@@ -52,12 +52,12 @@ def form_import(request: HtmxHttpRequest) -> HttpResponse:
     import_form = PackageImportForm(request.POST, request.FILES)
     if import_form.is_valid():
         data = import_form.cleaned_data
-        if data["replace"]:
-            permission_check(request.user, "eventtree.change_form")
         try:
+            package = form_package_load(data["text"])
+            package_permission_check(request.user, package, replace=data["replace"])
             # Whoever may not publish imports the trees as drafts, which do not run.
             draft = not request.user.has_perm("eventtree.publish_eventtree")
-            form = form_package_import(data=form_package_load(data["text"]), replace=data["replace"],
+            form = form_package_import(data=package, replace=data["replace"],
                                        slug=data["slug"] or None, name=data["name"] or None,
                                        draft=draft, user=request.user)
         except PackageInvalid as invalid:
@@ -70,6 +70,15 @@ def form_import(request: HtmxHttpRequest) -> HttpResponse:
     return editor_response(request, FORMS_TEMPLATE, {
         "forms": selectors.forms_with_trees(), "create_form": FormCreateForm(), "import_form": import_form,
     }, status=400)
+
+
+def package_permission_check(user, package: Any, *, replace: bool) -> None:
+    """An import makes a form and its trees; replacing changes a form and the trees it has."""
+    needed = ["eventtree.change_form", "eventtree.change_eventtree"] if replace else []
+    if isinstance(package, dict) and package.get("trees"):
+        needed.append("eventtree.add_eventtree")
+    for perm in needed:
+        permission_check(user, perm)
 
 
 @builder_permission_required("eventtree.view_form")
@@ -99,7 +108,8 @@ def form_context(form: Form, **extra: Any) -> dict[str, Any]:
     return {
         "form": form,
         "fields": list(form.fields.all()),
-        "trees": selectors.form_trees(form=form),
+        # Called only by the template parts that show the trees (not by the fields panel).
+        "trees": lambda: selectors.form_trees(form=form),
         "settings_form": FormSettingsForm(instance=form, prefix="settings"),
         "field_form": FieldForm(form=form, prefix="field"),
         "tree_form": TreeCreateForm(prefix="tree"),
@@ -112,6 +122,8 @@ def form_context(form: Form, **extra: Any) -> dict[str, Any]:
 def form_delete(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     form = selectors.form_get(slug=slug)
     if request.method == "POST":
+        if form.records.exists():  # its records and their runs go with it
+            permission_check(request.user, "eventtree.delete_record")
         form_services.form_delete(form=form)
         messages.success(request, f"Deleted {form.name}.")
         return leave_to(request, reverse("builder:forms"))
