@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from django.contrib import messages
@@ -109,7 +110,7 @@ def form_context(form: Form, **extra: Any) -> dict[str, Any]:
         "form": form,
         "fields": list(form.fields.all()),
         # Called only by the template parts that show the trees (not by the fields panel).
-        "trees": lambda: selectors.form_trees(form=form),
+        "trees": cache(lambda: selectors.form_trees(form=form)),
         "settings_form": FormSettingsForm(instance=form, prefix="settings"),
         "field_form": FieldForm(form=form, prefix="field"),
         "tree_form": TreeCreateForm(prefix="tree"),
