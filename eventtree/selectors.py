@@ -18,9 +18,9 @@ from eventtree.draft_changes import node_changes, snapshot_by_id
 from eventtree.engine.form_cache import form_cached
 from eventtree.engine.poll_stamps import submission_stamp
 from eventtree.engine.templating import render_value
-from eventtree.engine.trees import draft_problems, subtree_iter, tree_build
+from eventtree.engine.trees import draft_problems, node_draft_problems, subtree_iter, tree_build
 from eventtree.engine.versions import SNAPSHOT_KEYS, nodes_by_id, version_build
-from eventtree.kinds import kind_registry, node_label, node_problems, node_value_problems
+from eventtree.kinds import kind_registry, node_label
 from eventtree.models import (
     Block,
     BlockState,
@@ -151,8 +151,8 @@ def tree_get(*, tree_id: int) -> EventTree:
 
 def tree_editor(*, tree: EventTree, versions: bool = True, previous: EditorTree | None = None) -> EditorTree:
     """The draft's nodes, each with its phase, summary, problems and change against the
-    published version, and the tree's latest versions: three queries, and one more for the
-    versions (the editor's answers to a node edit do not show them). With `previous`, the editor
+    published version, and the tree's latest versions: two queries (fields, nodes), and one more
+    for the versions (the editor's answers to a node edit do not show them). With `previous`, the editor
     of the same tree just before an edit, its fields and the problems of each unchanged node are
     reused: one query."""
     fields = previous.fields if previous else list(tree.form.fields.all())
@@ -165,8 +165,7 @@ def tree_editor(*, tree: EventTree, versions: bool = True, previous: EditorTree 
         for node in subtree_iter(roots):
             old = previous.nodes.get(node.pk)
             same = old is not None and all(getattr(old, key) == getattr(node, key) for key in SNAPSHOT_KEYS)
-            # Checked as draft_problems checks each node.
-            found = old.problems if same else node_problems(node, types) or node_value_problems(node, by_name)
+            found = old.problems if same else node_draft_problems(node, types, by_name)
             if found:
                 problems[node.pk] = found
     nodes_describe(roots, tree, problems)
@@ -217,7 +216,7 @@ def nodes_describe(roots: list[Node], tree: EventTree, problems: dict[int, list[
 def form_trees(*, form: Form) -> list[EventTree]:
     """The form's trees for its page, each with `live` (its published version's number or None),
     `draft_problems` (how many draft nodes would keep it from publishing) and `draft_differs`:
-    four queries."""
+    three queries (trees with their versions, fields, nodes)."""
     trees = list(form.trees.select_related("published").order_by("position", "id"))
     fields = {field.name: field for field in form.fields.all()}
     nodes: dict[int, list[Node]] = {tree.pk: [] for tree in trees}
@@ -227,8 +226,7 @@ def form_trees(*, form: Form) -> list[EventTree]:
         roots = tree_build(nodes[tree.pk])
         tree.live = tree.published.number if tree.published else None
         tree.draft_problems = len(draft_problems(roots, fields))
-        tree.draft_differs = tree.published is None or nodes_by_id(roots) != nodes_by_id(
-            version_build(tree.pk, tree.published.nodes))
+        tree.draft_differs = tree.published is None or nodes_by_id(roots) != snapshot_by_id(tree.published.nodes)
     return trees
 
 
@@ -254,6 +252,7 @@ def record_runs(*, record: Record) -> list[Run]:
     return list(
         Run.objects.filter(record=record)
         .select_related("tree", "submission", "version")
+        .defer("version__nodes")  # the page shows the version's number, not its whole snapshot
         .prefetch_related("blocks")
         .order_by("-created_at", "-id")
     )

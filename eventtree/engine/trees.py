@@ -53,10 +53,16 @@ def draft_problems(roots: list[Node], fields: dict[str, Field]) -> dict[int, lis
     field_types = {name: field.type for name, field in fields.items()}
     found = {}
     for node in subtree_iter(roots):
-        problems = node_problems(node, field_types) or node_value_problems(node, fields)
+        problems = node_draft_problems(node, field_types, fields)
         if problems:
             found[node.pk] = problems
     return found
+
+
+def node_draft_problems(node: Node, field_types: dict[str, str], fields: dict[str, Field]) -> list[str]:
+    """What keeps one draft node from being published (not its children): its config and the
+    fields it names first, then its values against those fields."""
+    return node_problems(node, field_types) or node_value_problems(node, fields)
 
 
 def nodes_using_field(roots: list[Node], name: str) -> list[Node]:
