@@ -86,37 +86,33 @@ def trees_field_rename(*, form_id: int, old: str, new: str, update_drafts: bool,
 
 @dataclass(frozen=True)
 class FieldUse:
-    """The nodes of one tree's draft or live version that use a field."""
+    """The nodes of one tree's live version that use a field."""
 
     tree: EventTree
-    live: bool
     nodes: tuple[str, ...]
 
     def __str__(self) -> str:
-        where = f"live version {self.tree.published.number}" if self.live else "draft"
-        return f"“{self.tree.name}” ({where}): {', '.join(self.nodes)}"
+        return f"“{self.tree.name}” (live version {self.tree.published.number}): {', '.join(self.nodes)}"
 
 
-def field_uses(*, field: Field) -> list[FieldUse]:
-    """Where the trees of the field's form use it, in their live versions and their drafts."""
+def field_live_uses(*, field: Field) -> list[FieldUse]:
+    """Where the live versions of the form's active trees use the field: one query."""
     uses = []
-    for tree in EventTree.objects.filter(form_id=field.form_id).select_related("published"):
-        places = [(False, tree_load(tree.pk))]
-        if tree.published_id:
-            places.insert(0, (True, version_build(tree.pk, tree.published.nodes)))
-        for live, roots in places:
-            nodes = tuple(node_label(node) for node in nodes_using_field(roots, field.name))
-            if nodes:
-                uses.append(FieldUse(tree=tree, live=live, nodes=nodes))
+    trees = EventTree.objects.filter(form_id=field.form_id, active=True, published__isnull=False)
+    for tree in trees.select_related("published"):
+        nodes = nodes_using_field(version_build(tree.pk, tree.published.nodes), field.name)
+        if nodes:
+            uses.append(FieldUse(tree=tree, nodes=tuple(node_label(node) for node in nodes)))
     return uses
 
 
 def field_delete(*, field: Field) -> None:
     """Delete a field; raise FieldInUse, changing nothing, while the live version of an active
-    tree uses it (its submits would stop running that tree)."""
+    tree uses it (its submits would stop running that tree). A draft that uses it is flagged on
+    the form's page and in the editor, and Publish refuses it."""
     with transaction.atomic():
         Form.objects.select_for_update().get(pk=field.form_id)
-        live = [use for use in field_uses(field=field) if use.live and use.tree.active]
+        live = field_live_uses(field=field)
         if live:
             raise FieldInUse(
                 f"The field {field.name} is used by " + "; ".join(str(use) for use in live)
