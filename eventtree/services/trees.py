@@ -30,7 +30,7 @@ def tree_create(*, form: Form, name: str, event: str, mode: str = "sync", active
 def tree_update(*, tree: EventTree, **values: Any) -> EventTree:
     """Set tree settings (name, event, mode, active, max_attempts); saving forgets the cache."""
     with transaction.atomic():
-        tree = EventTree.objects.select_for_update().get(pk=tree.pk)
+        tree = tree_locked(tree.pk)
         for name, value in values.items():
             setattr(tree, name, value)
         tree.save()

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.http import HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.views.decorators.http import require_GET, require_POST
 
 from eventtree import selectors
 from eventtree.engine.trees import subtree_iter
 from eventtree.permissions import builder_permission_required
 from eventtree.services import versions as version_services
+from eventtree.views.builder.responses import editor_response
 from eventtree.views.builder.trees import tree_response
 from eventtree.views.types import HtmxHttpRequest
 
@@ -50,8 +51,9 @@ def version_detail(request: HtmxHttpRequest, tree_id: int, number: int) -> HttpR
     version, roots = selectors.version_view(tree=tree, number=number)
     for node in subtree_iter(roots):
         node.ref, node.test_step = str(node.pk), None
-    return render(request, "eventtree/builder/version.html", {
-        "tree": tree, "form": tree.form, "version": version, "roots": roots, "readonly": True,
+    # A version is read-only: its page has no editing tools (`can_edit` false).
+    return editor_response(request, "eventtree/builder/version.html", {
+        "tree": tree, "form": tree.form, "version": version, "roots": roots, "can_edit": False,
         "flash": None, "editing": None, "oob": False, "phase_oob": "",
     })
 
