@@ -97,6 +97,17 @@ class RunContext:
         self.record.values = {**self.record.values, **values}
         self._record_changed = True
 
+    def checkpoint(self) -> tuple[dict[str, Any], int, int]:
+        """What this context holds in memory now, for `restore` after a savepoint's rollback."""
+        return self.record.values, len(self.outbox), len(self.dry_outbox)
+
+    def restore(self, checkpoint: tuple[dict[str, Any], int, int]) -> None:
+        """Forget what was set in memory since `checkpoint`, as its savepoint rolled back the
+        rows: the values, the outbox messages to deliver, and the flags read (read again)."""
+        self.record.values, outbox, dry_outbox = checkpoint
+        del self.outbox[outbox:], self.dry_outbox[dry_outbox:]
+        self._flags = None
+
     def record_flush(self) -> None:
         """Write the values set since the last flush, if any: one UPDATE."""
         if self._record_changed:

@@ -78,7 +78,7 @@ def action_execute(node: Node, context: RunContext) -> None:
     started_at = timezone.now()
     context.node = node
     error_port = node.child_nodes
-    values_before = context.record.values
+    before = context.checkpoint()
     try:
         action = registry.get(node.action)
         config = node_config(node, action)
@@ -109,7 +109,7 @@ def action_execute(node: Node, context: RunContext) -> None:
                      output="handled by its error port" if error_port else "")
     if not error_port:
         raise NodeFailure(node, detail, public_message, permanent=permanent)
-    context.record.values = values_before  # what the failed action set is rolled back with it
+    context.restore(before)  # what the failed action did is rolled back with its savepoint
     walk_nodes(error_port, context)
 
 
