@@ -11,6 +11,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Max
 
+from eventtree.engine.form_cache import form_forget
 from eventtree.engine.trees import nodes_using_field, tree_load
 from eventtree.engine.versions import version_build, version_snapshot
 from eventtree.kinds import node_field_renamed, node_label
@@ -124,7 +125,7 @@ def field_delete(*, field: Field) -> None:
 def field_move(*, field: Field, offset: int) -> None:
     """Move a field up (-1) or down (+1) among its form's fields."""
     with transaction.atomic():
-        Form.objects.select_for_update().get(pk=field.form_id)
+        form = Form.objects.select_for_update().get(pk=field.form_id)
         fields = list(Field.objects.filter(form_id=field.form_id).order_by("position", "id"))
         index = next(i for i, item in enumerate(fields) if item.pk == field.pk)
         target = max(0, min(len(fields) - 1, index + offset))
@@ -132,3 +133,5 @@ def field_move(*, field: Field, offset: int) -> None:
         for position, item in enumerate(fields):
             item.position = position
         Field.objects.bulk_update(fields, ["position"])
+        # A bulk update sends no signal: the cached form (its fields' order) is forgotten here.
+        transaction.on_commit(lambda: form_forget(form_id=form.pk, slugs={form.slug}), robust=True)

@@ -351,3 +351,17 @@ def test_a_poll_sees_the_sweeper_put_back_the_block_of_a_worker_that_died(
 
     again = client.get(submitted + "status.json", HTTP_IF_NONE_MATCH=running["ETag"])
     assert again.status_code == 200 and again.json()["blocks"][0]["state"] == "pending"
+
+
+def test_the_public_form_shows_its_fields_in_their_new_order_once_moved(
+    client, membership, django_capture_on_commit_callbacks
+):
+    from eventtree.services.forms import field_move
+
+    before = client.get("/f/membership/").content.decode()  # and the form is cached
+    assert before.index('name="name"') < before.index('name="email"')
+    with django_capture_on_commit_callbacks(execute=True):
+        field_move(field=membership.fields.get(name="email"), offset=-1)
+
+    page = client.get("/f/membership/").content.decode()
+    assert page.index('name="email"') < page.index('name="name"')
