@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import Count, IntegerField, Max, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 
+from eventtree.engine.caching import cache_add, cache_forget, forgotten
 from eventtree.engine.form_cache import form_changed_key
 from eventtree.models import Block, Flag, Progress, Run, Submission
 
@@ -43,17 +44,15 @@ def submission_stamp(*, slug: str, token: str) -> tuple[str, datetime] | None:
         logger.warning("Cache unavailable; reading the poll stamp from the database", exc_info=True)
         cached, key = {}, None
     stamp, form_changed = cached.get(key), cached.get(changed_key)
-    if stamp is not None and stamp[0] == slug and form_changed is not None:
+    if stamp is not None and not forgotten(stamp) and stamp[0] == slug and \
+            form_changed is not None and not forgotten(form_changed):
         return stamp[1], form_changed
     row = stamp_read(slug=slug, token=token)
     if row is None:
         return None
     stamp, form_changed = row
     if key is not None:
-        try:
-            cache.set_many({key: (slug, stamp), changed_key: form_changed}, timeout=STAMP_TIMEOUT)
-        except Exception:
-            logger.warning("Cache unavailable; poll stamp not cached", exc_info=True)
+        cache_add({key: (slug, stamp), changed_key: form_changed}, timeout=STAMP_TIMEOUT, what="a poll stamp")
     return stamp, form_changed
 
 
@@ -106,10 +105,4 @@ def submission_stamp_forget(token: str | None) -> None:
     if not token:
         return
 
-    def forget() -> None:
-        try:
-            cache.delete(stamp_key(token))
-        except Exception:
-            logger.error("Cache unavailable: a poll stamp stays up to %s s", STAMP_TIMEOUT, exc_info=True)
-
-    transaction.on_commit(forget, robust=True)
+    transaction.on_commit(lambda: cache_forget([stamp_key(token)], what="a poll stamp"), robust=True)
