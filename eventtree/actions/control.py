@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from django import forms
 
 from eventtree.actions.base import BaseAction, TemplateField
+from eventtree.engine.values import number_clean
 from eventtree.errors import ActionFailed
 from eventtree.models.forms import identifier_validator
 
@@ -51,6 +52,10 @@ class ProgressConfig(forms.Form):
     message = TemplateField(max_length=500)
 
 
+# The largest number a progress item stores (its columns are 32-bit).
+PROGRESS_MAX = 2_147_483_647
+
+
 class ProgressAction(BaseAction):
     key = "progress"
     label = "Progress"
@@ -66,9 +71,11 @@ class ProgressAction(BaseAction):
         for key, default in (("total", 100), ("done", 0)):
             text = context.render(str(config.get(key) or "")).strip()
             try:
-                numbers[key] = max(0, int(float(text))) if text else default
-            except ValueError:
-                raise ActionFailed(f"progress: {key} {text!r} is not a number") from None
+                numbers[key] = max(0, int(number_clean(text))) if text else default
+            except ValueError as exc:
+                raise ActionFailed(f"progress: {key}: {exc}") from None
+            if numbers[key] > PROGRESS_MAX:
+                raise ActionFailed(f"progress: {key} {text!r} is larger than {PROGRESS_MAX}")
         context.progress_set(
             config["name"],
             title=context.render(config.get("title") or "")[:200] or config["name"],

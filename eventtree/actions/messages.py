@@ -74,7 +74,7 @@ class SendEmail(BaseAction):
             "to": recipients,
             "subject": " ".join(context.render(config["subject"]).split()),
             "body": context.render(config["body"]),
-            "html": render_html(config["body"], context.template_context())
+            "html": render_html(config["body"], context.template_context(with_flags="flags" in config["body"]))
             if config.get("html")
             else None,
         }

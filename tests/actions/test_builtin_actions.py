@@ -279,3 +279,21 @@ def test_the_html_of_an_email_keeps_the_builders_formatting_but_nothing_that_run
     html = mail.outbox[0].alternatives[0][0]
     assert "<b>ada@example.com</b>" in html and "<p>" in html
     assert "steal" not in html
+
+
+@pytest.mark.parametrize(("done", "error"), [
+    ("inf", "progress: done: 'inf' is not a finite number"),
+    ("1e999", "progress: done: '1e999' is not a finite number"),
+    ("99999999999", "progress: done '99999999999' is larger than 2147483647"),
+])
+def test_a_progress_number_that_cannot_be_stored_fails_with_what_is_wrong(
+    done, error, django_capture_on_commit_callbacks, drain_blocks
+):
+    form = form_create("progressing", fields=[{"name": "name"}])
+    tree_create(form, [{"kind": "background", "children": [
+        action("progress", name="p", title="P", total="100", done=done)]}], max_attempts=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        record_submit(form=form, values={"name": "a"})
+
+    assert drain_blocks() == [(Block.objects.get().pk, BlockState.FAILED)]
+    assert Step.objects.get(status=StepStatus.FAILED).error == error
