@@ -5,13 +5,12 @@ within the run's version instead of a link to the editable node."""
 import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
+from django.db.models import F
 
 
 def node_keys_copy(apps, schema_editor):
-    for name in ("Block", "Step"):
-        model = apps.get_model("eventtree", name)
-        for row_id, node_id in model.objects.exclude(node__isnull=True).values_list("id", "node_id").iterator():
-            model.objects.filter(pk=row_id).update(node_key=node_id)
+    for name in ("Block", "Step"):  # one UPDATE a table, however many steps runs left
+        apps.get_model("eventtree", name).objects.exclude(node__isnull=True).update(node_key=F("node_id"))
 
 
 def snapshot(nodes_by_parent, parent_id):
@@ -50,12 +49,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="block",
             name="node_key",
-            field=models.PositiveIntegerField(blank=True, null=True),
+            field=models.PositiveBigIntegerField(blank=True, null=True),
         ),
         migrations.AddField(
             model_name="step",
             name="node_key",
-            field=models.PositiveIntegerField(blank=True, null=True),
+            field=models.PositiveBigIntegerField(blank=True, null=True),
         ),
         migrations.RunPython(node_keys_copy, migrations.RunPython.noop),
         migrations.RemoveField(model_name="block", name="node"),

@@ -113,7 +113,7 @@ class Block(models.Model):
 
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="blocks")
     # The id of its node in the run's version (the draft node it was published from).
-    node_key = models.PositiveIntegerField(null=True, blank=True)
+    node_key = models.PositiveBigIntegerField(null=True, blank=True)
     whole_tree = models.BooleanField(default=False)
     label = models.CharField(max_length=200)
     state = models.CharField(max_length=12, choices=BlockState.choices, default=BlockState.PENDING)
@@ -165,7 +165,7 @@ class Step(models.Model):
         Block, null=True, blank=True, on_delete=models.CASCADE, related_name="steps"
     )
     # The id of its node in the run's version, as on Block.
-    node_key = models.PositiveIntegerField(null=True, blank=True)
+    node_key = models.PositiveBigIntegerField(null=True, blank=True)
     label = models.CharField(max_length=200)
     phase = models.CharField(max_length=12, choices=Phase.choices)
     attempt = models.PositiveSmallIntegerField(default=1)
