@@ -46,7 +46,10 @@ def form_get(*, slug: str) -> Form:
 
 def form_public(*, slug: str) -> Form:
     """The form a visitor fills in, with its fields, from the cache (eventtree/engine/form_cache.py)."""
-    return form_cached(slug=slug)
+    try:
+        return form_cached(slug=slug)
+    except Form.DoesNotExist:
+        raise Http404("No such form.") from None
 
 
 def form_public_fields(*, form: Form) -> list[Field]:

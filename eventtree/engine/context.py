@@ -116,13 +116,19 @@ class RunContext:
 
     def flag_set(self, name: str, value: bool = True) -> None:
         flag_set(run_id=self.run.pk, name=name, value=value)
-        run_changed(self.run)
+        self.poll_changed()
         if self._flags is not None:
             self._flags[name] = value
 
     def progress_set(self, name: str, **values: Any) -> None:
         Progress.objects.update_or_create(run=self.run, name=name, defaults=values)
-        run_changed(self.run)
+        self.poll_changed()
+
+    def poll_changed(self) -> None:
+        """What the submission's page shows changed. Not in the synchronous phase: its submission
+        is made in this very transaction, so no page can have read it yet."""
+        if self.phase != Phase.SYNC:
+            run_changed(self.run)
 
     def outbox_add(self, *, kind: str, node: Node, payload: dict[str, Any]) -> OutboxMessage:
         """Write a side effect to perform once this transaction commits, once per step and attempt.

@@ -8,14 +8,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.http import Http404
-from django.utils import timezone
 
 from eventtree.errors import ActionFailed
 from eventtree.engine import dispatch
 from eventtree.engine.caching import cache_forget, cache_read_through
 from eventtree.engine.form_cache import form_cached
 from eventtree.engine.context import RunContext
+from eventtree.engine.runs import run_finish_now
 from eventtree.engine.trees import tree_problems
 from eventtree.engine.values import coerce_value
 from eventtree.engine.versions import version_build, version_nodes
@@ -30,7 +29,6 @@ from eventtree.models import (
     Record,
     Run,
     RunMode,
-    RunStatus,
     Step,
     Submission,
     TreeVersion,
@@ -161,9 +159,8 @@ def tree_run_start(
     context = RunContext(run=run, record=record, phase=phase, record_creator=record_create_and_fire)
     walk(version_nodes(tree.version_id), context)
     Step.objects.bulk_create(context.steps)
-    if not context.blocks_pending:  # nothing to wait for: the run is done now
-        run.status, run.finished_at = RunStatus.DONE, timezone.now()
-        Run.objects.filter(pk=run.pk).update(status=run.status, finished_at=run.finished_at)
+    if not context.blocks_pending:
+        run_finish_now(run)
     return run
 
 
@@ -184,7 +181,7 @@ def record_create_and_fire(parent: RunContext, form_slug: str, values: dict[str,
         )
     try:
         form = form_cached(slug=form_slug)
-    except Http404:
+    except Form.DoesNotExist:
         raise ActionFailed(f"create_record: no form with slug {form_slug!r}") from None
     fields = {field.name: field for field in form.fields.all()}
     unknown = sorted(set(values) - set(fields))

@@ -7,8 +7,6 @@ no query. Builder pages read the database: they must show what was just saved.
 
 from __future__ import annotations
 
-from django.http import Http404
-
 from eventtree.engine.caching import cache_forget, cache_read_through
 from eventtree.models import Form
 
@@ -28,7 +26,7 @@ def form_changed_key(slug: str) -> str:
 
 
 def form_cached(*, slug: str | None = None, form_id: int | None = None) -> Form:
-    """The form with this slug (or id) and its fields; Http404 if there is none. Two queries when
+    """The form with this slug (or id) and its fields; Form.DoesNotExist if there is none. Two queries when
     the cache does not hold it (the form, its fields), none when it does; a cache that is down is
     a miss."""
     lookup = {"slug": slug} if slug is not None else {"pk": form_id}
@@ -36,7 +34,7 @@ def form_cached(*, slug: str | None = None, form_id: int | None = None) -> Form:
     def read() -> Form:
         form = Form.objects.prefetch_related("fields").filter(**lookup).first()
         if form is None:
-            raise Http404("No such form.")
+            raise Form.DoesNotExist(f"No form {slug or form_id}.")
         return form
 
     return cache_read_through(form_key(slug=slug, form_id=form_id), read, timeout=FORM_TIMEOUT,

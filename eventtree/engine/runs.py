@@ -1,4 +1,4 @@
-"""The end of a run: decided in one place, whoever finished the last block."""
+"""The end of a run: decided here, whoever finished the last block (or the walk that made none)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,13 @@ from django.db.models import Case, Exists, OuterRef, Value, When
 from django.utils import timezone
 
 from eventtree.models import Block, BlockState, Run, RunStatus
+
+
+def run_finish_now(run: Run) -> None:
+    """Mark a run done straight after its synchronous walk made no block to wait for: nothing
+    else can have finished it or be running for it yet, so no block needs looking at."""
+    run.status, run.finished_at = RunStatus.DONE, timezone.now()
+    Run.objects.filter(pk=run.pk).update(status=run.status, finished_at=run.finished_at)
 
 
 def run_settle(run_id: int) -> None:
