@@ -124,9 +124,10 @@ def event_fire(
 
 
 def runnable_trees(form_id: int, event: str) -> list[ActiveTree]:
-    """The active trees of (form, event), leaving out every tree that has a node that does not
-    validate (a node just added and not configured yet, a field renamed under it): such a tree
-    does not run, the submit goes on without it, and the editor shows why."""
+    """The active trees of (form, event), leaving out every tree whose live version no longer
+    validates (a field it names was renamed or deleted in the admin since it was published):
+    such a tree does not run, the submit goes on without it, and the log and `manage.py check`
+    say why."""
     runnable = []
     for tree in active_trees(form_id, event):
         if tree.problems:

@@ -19,7 +19,7 @@ from django.db.models.functions import Coalesce
 
 from eventtree.engine.caching import cache_add, cache_forget, forgotten
 from eventtree.engine.form_cache import form_changed_key
-from eventtree.models import Block, Flag, Progress, Run, Submission
+from eventtree.models import Block, BlockState, Flag, Progress, Run, Submission
 
 logger = logging.getLogger(__name__)
 
@@ -71,10 +71,10 @@ def stamp_read(*, slug: str, token: str) -> tuple[str, datetime] | None:
         .annotate(
             blocks=aggregate(blocks, Count("pk")),
             attempts=aggregate(blocks, Sum("attempts")),
-            done=aggregate(blocks, Count("pk", filter=Q(state="done"))),
-            failed=aggregate(blocks, Count("pk", filter=Q(state="failed"))),
-            cancelled=aggregate(blocks, Count("pk", filter=Q(state="cancelled"))),
-            running=aggregate(blocks, Count("pk", filter=Q(state="running"))),
+            done=aggregate(blocks, Count("pk", filter=Q(state=BlockState.DONE))),
+            failed=aggregate(blocks, Count("pk", filter=Q(state=BlockState.FAILED))),
+            cancelled=aggregate(blocks, Count("pk", filter=Q(state=BlockState.CANCELLED))),
+            running=aggregate(blocks, Count("pk", filter=Q(state=BlockState.RUNNING))),
             flags=aggregate(flags, Count("pk")),
             flags_set=aggregate(flags, Count("pk", filter=Q(value=True))),
             progress_items=aggregate(progress, Count("pk")),

@@ -21,12 +21,12 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.timesince import timeuntil
 
-from eventtree.engine.context import RunContext
+from eventtree.engine.context import RunContext, flag_set
 from eventtree.engine.events import record_create_and_fire, values_with_defaults
 from eventtree.engine.trees import draft_problems, tree_load
 from eventtree.engine.walker import NodeFailure, walk
 from eventtree.kinds import kind_registry, node_label
-from eventtree.models import EventTree, Flag, Form, Node, Phase, Record, Run, RunMode, StepStatus, due_now
+from eventtree.models import Block, EventTree, Form, Node, Phase, Record, Run, RunMode, StepStatus, due_now
 
 
 class Outcome(models.TextChoices):
@@ -216,8 +216,8 @@ class TestRun:
         try:
             with transaction.atomic():
                 walk(block.children, context)
-                flag = f"block:{block.node.pk}" if block.node else f"block:tree-{block.run.tree_id}"
-                Flag.objects.update_or_create(run=block.run, name=flag, defaults={"value": True})
+                flag_set(run_id=block.run.pk, name=Block.flag_name_for(
+                    tree_id=block.run.tree_id, node_key=block.node.pk if block.node else None))
         except NodeFailure as failure:
             self.steps_add(context, ran_at, kept=False)
             self.block_failed(block, failure)

@@ -1,4 +1,5 @@
-"""Loading a stored tree: one query, built into nested lists in Python."""
+"""A stored tree's nodes: loading a draft (one query, built into nested lists in Python), walking
+built nodes, and what keeps them from running or from being published (no query)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """The walk of a tree's nodes (DESIGN §3.2, §3.3, §3.4).
 
-Actions and Conditions run now; Background and Delay nodes become pending blocks that are handed
-to the workers when the surrounding transaction commits.
+Actions and Conditions run now; Background and Delay nodes become pending blocks: those due at
+once are handed to the workers when the surrounding transaction commits, the others by the
+timers (engine/timers.py) at their due time.
 """
 
 from __future__ import annotations
@@ -123,7 +124,8 @@ def node_config(node: Node, action) -> dict:
 
 
 def block_defer(node: Node, context: RunContext) -> Block | None:
-    """Create the pending block of a Background or Delay node, dispatched on commit.
+    """Create the pending block of a Background or Delay node, woken when it is due
+    (`dispatch.blocks_enqueue`).
 
     In a test run no block is made: the node goes to `context.deferred`, for the caller to walk.
     """

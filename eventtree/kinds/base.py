@@ -17,8 +17,8 @@ from django import forms
 
 
 class Node(Protocol):
-    """What a kind reads of a node: an `eventtree.models.Node`, saved or not. (A protocol, so
-    that this module imports no model and the model can ask the registry for its label.)"""
+    """What a kind reads of a node: an `eventtree.models.Node`, saved or not (a version's nodes
+    are not). A protocol, so that this module imports no model."""
 
     kind: str
     action: str

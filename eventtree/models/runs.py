@@ -142,7 +142,13 @@ class Block(models.Model):
 
     @property
     def flag_name(self) -> str:
-        return f"block:tree-{self.run.tree_id}" if self.whole_tree else f"block:{self.node_key}"
+        return self.flag_name_for(tree_id=self.run.tree_id, node_key=None if self.whole_tree else self.node_key)
+
+    @staticmethod
+    def flag_name_for(*, tree_id: int, node_key: int | None) -> str:
+        """The flag a finished block sets: `block:<node id>`, or for a whole async tree
+        `block:tree-<tree id>`."""
+        return f"block:{node_key}" if node_key is not None else f"block:tree-{tree_id}"
 
 
 class Phase(models.TextChoices):
