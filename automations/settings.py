@@ -216,8 +216,6 @@ EVENTTREE = {
     # A wake-up handed to the broker this long ago, for a block still pending, is presumed lost
     # and sent again by the sweeper (django-q2's own re-delivery time).
     "WAKE_LOST_SECONDS": int(os.environ.get("EVENTTREE_TASK_RETRY", "180")),
-    # http_request may reach private, loopback and link-local addresses only when this is on.
-    "HTTP_ALLOW_PRIVATE": env_bool("EVENTTREE_HTTP_ALLOW_PRIVATE"),
     "MAX_RECORD_CHAIN": 10,
 }
 
