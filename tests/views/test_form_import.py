@@ -13,7 +13,6 @@ from django.test import Client
 
 from eventtree.models import Form, Node, Record
 from tests.factories import REFERENCE_FIELDS, form_create, reference_tree_nodes, tree_create
-from tests.views.staff import BUILDER_PERMISSIONS, staff_create
 
 pytestmark = pytest.mark.django_db
 
@@ -55,11 +54,6 @@ def text_of(page: str) -> str:
 def package_file(content: bytes, name: str = "membership.json") -> SimpleUploadedFile:
     return SimpleUploadedFile(name, content, content_type="application/json")
 
-
-@pytest.fixture
-def staff(client: Client) -> Client:
-    client.force_login(staff_create("staff", *BUILDER_PERMISSIONS))
-    return client
 
 
 @pytest.fixture
