@@ -23,7 +23,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("slug", help="The slug of the form.")
         parser.add_argument("--tree", help="The name of one tree (active or not). Default: every active "
-                                           "tree of the event, as a submit fires them.")
+                                           "tree of the event in one run, as a submit fires them; their "
+                                           "drafts, published or not (a tree never published does not run "
+                                           "on a real submit).")
         parser.add_argument("--event", choices=Event.values,
                             help="The event that fires the trees (default: submitted, or the tree's own).")
         parser.add_argument("--values", default="{}",
