@@ -8,6 +8,7 @@ from django.test import Client
 
 from eventtree.models import EventTree, Field, Node, Record
 from eventtree.services.records import record_submit
+from tests.factories import set_field, tree_create
 
 pytestmark = pytest.mark.django_db
 
@@ -69,3 +70,15 @@ def test_a_rename_without_the_drafts_keeps_the_form_working_and_flags_the_tree_o
     assert record.values["last_part"] == "D" and Record.objects.count() == 1
     page = staff.get("/builder/forms/membership/").content.decode()
     assert "live: version 2" in page and "draft: 1 node needs attention" in page
+
+
+def test_the_answer_to_a_field_change_shows_at_once_the_trees_it_leaves_needing_attention(staff, membership):
+    form, tree = membership
+    Field.objects.create(form=form, name="spare", position=9)
+    tree_create(form, [set_field("spare", "x")], name="Draft only", publish=False)
+
+    answer = staff.post(f"/builder/forms/membership/fields/{form.fields.get(name='spare').pk}/delete/",
+                        **HTMX).content.decode()
+
+    tree_list = answer.split('<div id="tree-list" hx-swap-oob="true">', 1)[1]  # swapped out of band
+    assert "draft: 1 node needs attention" in tree_list

@@ -44,7 +44,7 @@ def field_edit(request: HtmxHttpRequest, slug: str, field_id: int) -> HttpRespon
     if request.method == "POST" and edit_form.is_valid():
         form_services.field_update(field=field, update_drafts=edit_form.cleaned_data["update_drafts"],
                                    user=request.user, **edit_form.field_values())
-        return fields_response(request, form)
+        return fields_response(request, form, trees_changed=True)  # a rename may touch the trees
     return fields_response(request, form, refused=request.method == "POST", editing=field.pk, edit_form=edit_form)
 
 
@@ -65,7 +65,7 @@ def field_delete(request: HtmxHttpRequest, slug: str, field_id: int) -> HttpResp
         form_services.field_delete(field=get_object_or_404(Field, pk=field_id, form=form))
     except form_services.FieldInUse as refusal:
         return fields_response(request, form, refused=True, field_error=str(refusal))
-    return fields_response(request, form)
+    return fields_response(request, form, trees_changed=True)  # a draft may have used it
 
 
 def fields_response(request: HtmxHttpRequest, form: Form, *, refused: bool = False, **extra: Any) -> HttpResponse:
