@@ -19,7 +19,7 @@ from eventtree import selectors
 from eventtree.actions.registry import registry
 from eventtree.inputs.builder import LabelForm, node_config_clean, node_config_form
 from eventtree.kinds import kind_registry
-from eventtree.models import Field, Node, NodeKind
+from eventtree.models import EventTree, Field, Node, NodeKind
 from eventtree.permissions import builder_permission_required
 from eventtree.services import trees as tree_services
 from eventtree.views.builder.responses import card_response, changes_response, editor_response
@@ -66,9 +66,7 @@ def add_menu_response(request: HtmxHttpRequest, tree: Any, where: dict[str, int 
 @builder_permission_required("eventtree.change_eventtree")
 @require_http_methods(["GET", "POST"])
 def node_edit(request: HtmxHttpRequest, node_id: int) -> HttpResponse:
-    node = get_object_or_404(Node, pk=node_id)
-    tree = selectors.tree_get(tree_id=node.tree_id)
-    editor = selectors.tree_editor(tree=tree, versions=False) if request.htmx else None
+    node, tree, editor = node_editor(request, node_id)
     fields = editor.fields if editor else list(tree.form.fields.all())
     label_form, config_form = node_forms(node, fields, request.POST if request.method == "POST" else None)
     if request.method == "POST":
@@ -87,6 +85,14 @@ def node_edit(request: HtmxHttpRequest, node_id: int) -> HttpResponse:
     return card_response(request, tree, editor, node.pk, edit_forms=(label_form, config_form))
 
 
+def node_editor(request: HtmxHttpRequest, node_id: int) -> tuple[Node, EventTree, Any]:
+    """The node, its tree and, for htmx, the editor as it is before the change: the answer is
+    what the change made differ from it."""
+    node = get_object_or_404(Node, pk=node_id)
+    tree = selectors.tree_get(tree_id=node.tree_id)
+    return node, tree, selectors.tree_editor(tree=tree, versions=False) if request.htmx else None
+
+
 def node_forms(node: Node, fields: list[Field], data: Any = None) -> tuple[LabelForm, Any]:
     return LabelForm(data, initial={"label": node.label}), node_config_form(node, fields, data)
 
@@ -95,9 +101,7 @@ def node_forms(node: Node, fields: list[Field], data: Any = None) -> tuple[Label
 @require_POST
 def node_move(request: HtmxHttpRequest, node_id: int) -> HttpResponse:
     """A keyboard move (`direction`: up, down, indent, outdent) or a drop (`parent`, `index`)."""
-    node = get_object_or_404(Node, pk=node_id)
-    tree = selectors.tree_get(tree_id=node.tree_id)
-    before = selectors.tree_editor(tree=tree, versions=False) if request.htmx else None
+    node, tree, before = node_editor(request, node_id)
     direction = request.POST.get("direction")
     try:
         if direction:
@@ -117,9 +121,7 @@ def node_move(request: HtmxHttpRequest, node_id: int) -> HttpResponse:
 @builder_permission_required("eventtree.change_eventtree")
 @require_POST
 def node_delete(request: HtmxHttpRequest, node_id: int) -> HttpResponse:
-    node = get_object_or_404(Node, pk=node_id)
-    tree = selectors.tree_get(tree_id=node.tree_id)
-    before = selectors.tree_editor(tree=tree, versions=False) if request.htmx else None
+    node, tree, before = node_editor(request, node_id)
     tree_services.node_delete(node=node)
     if before is None:
         return redirect("builder:tree", tree_id=tree.pk)
