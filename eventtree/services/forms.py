@@ -14,7 +14,7 @@ from django.db.models import Max
 from eventtree.engine.form_cache import form_forget
 from eventtree.engine.trees import nodes_using_field, tree_load
 from eventtree.engine.versions import version_build, version_snapshot
-from eventtree.kinds import node_field_renamed, node_label
+from eventtree.kinds import kind_registry, node_field_renamed, node_label
 from eventtree.models import EventTree, Field, Form, Node
 from eventtree.services.trees import tree_locked
 from eventtree.services.versions import version_create
@@ -103,8 +103,16 @@ def field_live_uses(*, field: Field) -> list[FieldUse]:
     for tree in trees.select_related("published"):
         nodes = nodes_using_field(version_build(tree.pk, tree.published.nodes), field.name)
         if nodes:
-            uses.append(FieldUse(tree=tree, nodes=tuple(node_label(node) for node in nodes)))
+            uses.append(FieldUse(tree=tree, nodes=tuple(node_named(node) for node in nodes)))
     return uses
+
+
+def node_named(node: Node) -> str:
+    """A node as a message names it: its label, or what it does (two unlabelled set_field nodes
+    are told apart by their summaries)."""
+    if node.label or node.kind not in kind_registry:
+        return node_label(node)
+    return kind_registry.get(node.kind).node_summary(node)
 
 
 def field_delete(*, field: Field) -> None:

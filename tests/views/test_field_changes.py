@@ -32,7 +32,7 @@ def test_deleting_a_field_the_live_version_uses_is_refused_naming_the_tree_and_n
 
     page = staff.post(f"/builder/forms/membership/fields/{field_d.pk}/delete/", **HTMX).content.decode()
 
-    assert "The field field_d is used by “On submit” (live version 1): Set field" in page
+    assert "The field field_d is used by “On submit” (live version 1): set field_d = &#x27;D&#x27;" in page
     assert Field.objects.filter(pk=field_d.pk).exists()
     with django_capture_on_commit_callbacks(execute=True):
         record, _ = record_submit(form=form, values={"name": "Ada", "email": "ada@example.com"})
