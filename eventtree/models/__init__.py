@@ -1,3 +1,4 @@
+from eventtree.models.alerts import AlertWindow
 from eventtree.models.forms import Field, FieldType, Form, Record
 from eventtree.models.runs import (
     Block,
@@ -18,6 +19,7 @@ from eventtree.models.runs import (
 from eventtree.models.trees import Event, EventTree, Node, NodeKind, RunMode, TreeVersion
 
 __all__ = [
+    "AlertWindow",
     "Block",
     "BlockState",
     "Event",

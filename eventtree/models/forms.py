@@ -29,6 +29,24 @@ class Form(models.Model):
         blank=True,
         help_text="Names of the flags that mean 'complete'. Empty: every background block finished.",
     )
+    listed = models.BooleanField(
+        default=True, help_text="Shown on the public home page. An unlisted form still works at its address."
+    )
+    # Who hears of a run that failed (engine/alerts.py): these addresses and the group's users.
+    alert_emails = models.JSONField(
+        "alert addresses",
+        default=list,
+        blank=True,
+        help_text="Addresses that get an email when a run of this form fails.",
+    )
+    alert_group = models.ForeignKey(
+        "auth.Group",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Its users get an email when a run of this form fails.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
