@@ -122,8 +122,10 @@ CACHES = {
     }
     if os.environ.get("REDIS_URL")
     else {
-        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        # Django's file-based cache, culled every 30 s instead of at every write (automations/cache.py).
+        "BACKEND": "automations.cache.FileCache",
         "LOCATION": str(DATA_DIR / "cache"),
+        "OPTIONS": {"MAX_ENTRIES": 20000, "CULL_SECONDS": 30},
     }
 }
 

@@ -10,7 +10,7 @@ os.environ.setdefault("DJANGO_SECRET_KEY", "test-secret-key-" + "x" * 40)
 os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 
 from automations.settings import *  # noqa: E402,F403
-from automations.settings import BASE_DIR, DATABASES  # noqa: E402
+from automations.settings import BASE_DIR, CACHES, DATABASES  # noqa: E402
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {
@@ -20,7 +20,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 if "REDIS_URL" not in os.environ:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            **CACHES["default"],
             "LOCATION": os.environ.get("EVENTTREE_TEST_CACHE", str(BASE_DIR / ".pytest-cache-dir")),
         }
     }

@@ -1,7 +1,8 @@
 """Handing work to django-q2: the only module that imports django_q.
 
-Every hand-off happens on commit, so a rolled-back transaction hands over nothing. A hand-off is
-only a wake-up: the worker re-checks the block's state, so a lost, late or repeated wake-up is
+Every hand-off is part of its transaction's commit, so a rolled-back transaction hands over
+nothing: with the ORM broker the task row is written in that transaction, with another broker the
+task is sent once it commits. A hand-off is only a wake-up: the worker re-checks the block's state, so a lost, late or repeated wake-up is
 harmless. A pending block gets one wake-up, once it is due: from the commit that made it due, or
 else from the timers (engine/timers.py) at its due time; the sweeper re-sends the lost ones.
 """
@@ -13,9 +14,10 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import QuerySet
 from django.db.models.functions import Now
+from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 from django_q.brokers import get_broker
 from django_q.models import Schedule
@@ -39,16 +41,59 @@ COMMIT_WAKE_AHEAD = timedelta(seconds=1)
 def blocks_enqueue(blocks: Iterable[Block]) -> None:
     """Call inside the transaction that created or rescheduled the blocks.
 
-    The blocks due by then are woken when it commits; the others by the timers, when they are due.
+    The blocks due by then are woken with it: with the ORM broker their tasks are written in that
+    same transaction (one commit for a block and its wake-up, which then cannot be lost between
+    the two), with another broker as soon as it commits. The other blocks by the timers, when
+    they are due.
     """
     soon = timezone.now() + COMMIT_WAKE_AHEAD
     block_ids = [block.pk for block in blocks if block.due_at <= soon]
-    if block_ids:
-        transaction.on_commit(
-            lambda: blocks_wake(Block.objects.filter(pk__in=block_ids, woken_at__isnull=True),
-                                woken_by=WokenBy.COMMIT),
-            robust=True,
-        )
+    if not block_ids:
+        return
+    if broker_in_database() and transaction.get_connection().in_atomic_block:
+        blocks_wake_made(block_ids)
+    else:
+        transaction.on_commit(lambda: blocks_wake_made(block_ids), robust=True)
+
+
+def broker_in_database() -> bool:
+    """Whether the task queue is a table of the default database (django-q2's ORM broker)."""
+    return settings.Q_CLUSTER.get("orm") == DEFAULT_DB_ALIAS
+
+
+def blocks_wake_made(block_ids: list[int]) -> None:
+    """Wake the blocks among `block_ids` that are pending, due and not woken yet, in two
+    statements: one conditional UPDATE marks them (`woken_by = 'commit'`) and returns which it
+    marked, then their tasks. Nothing is marked if the broker refuses a task (the timers' next
+    look wakes them); a block sent before the refusal may get a second wake-up, which is harmless.
+
+    The mark is the claim of the wake-up: a timer loop or the sweeper selecting the same blocks
+    at the same moment skips them (locked, then woken), so no block is woken twice by them.
+    """
+    try:
+        with transaction.atomic():
+            marked = Block.objects.filter(
+                pk__in=block_ids, state=BlockState.PENDING, woken_at__isnull=True, due_at__lte=Now()
+            )
+            woken = update_returning_ids(marked, woken_at=Now(), woken_by=WokenBy.COMMIT)
+            broker = get_broker() if woken else None
+            for block_id in woken:
+                async_task(RUN_BLOCK, block_id, task_name=f"block-{block_id}", group="blocks", broker=broker)
+    except Exception:
+        logger.exception("Could not hand blocks %s to the task queue; the timers will", block_ids)
+
+
+def update_returning_ids(queryset: QuerySet, **values) -> list[int]:
+    """`queryset.update(**values)`, returning the primary keys of the rows it changed (one
+    statement, `UPDATE … RETURNING`, on SQLite ≥ 3.35 and PostgreSQL)."""
+    query = queryset.query.chain(UpdateQuery)
+    query.add_update_values(values)
+    connection = connections[queryset.db]
+    sql, params = query.get_compiler(connection=connection).as_sql()
+    pk = connection.ops.quote_name(queryset.model._meta.pk.column)
+    with connection.cursor() as cursor:
+        cursor.execute(f"{sql} RETURNING {pk}", params)
+        return [row[0] for row in cursor.fetchall()]
 
 
 def blocks_wake(candidates: QuerySet[Block], *, woken_by: WokenBy, limit: int | None = None) -> list[int]:

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -46,8 +47,21 @@ def capture(django_capture_on_commit_callbacks):
 
 
 def submit(form, **values):
-    """A visitor's submit whose wake-ups never reach the broker: each test delivers (or loses) them."""
+    """A visitor's submit. With the ORM broker its block's wake-up is queued in the submit's own
+    transaction; each test runs it (`queued_tasks_run`), or takes it away (`wake_up_lost`)."""
     return record_submit(form=form, values=values)
+
+
+def wake_ups_taken() -> None:
+    """The queued wake-ups were taken by a worker (which may then die)."""
+    OrmQ.objects.all().delete()
+
+
+def wake_up_lost() -> None:
+    """No wake-up reached the broker: a process stopped between its commit and the hand-over,
+    with a broker outside the database (Redis)."""
+    wake_ups_taken()
+    Block.objects.update(woken_at=None, woken_by="")
 
 
 def welcome_form(*, delay_seconds: int = 0, max_attempts: int = 3):
@@ -118,10 +132,27 @@ def test_a_wake_up_for_a_block_not_pending_or_not_due_does_nothing(situation, ca
     assert effects() == before
 
 
+def test_with_the_orm_broker_a_block_and_its_wake_up_commit_together(capture):
+    # Fails on the code that handed the wake-up over after the commit: a process stopping in
+    # between left the block waiting for the sweeper.
+    form = welcome_form()
+    submit(form, email="ada@example.com", outcome="ok")  # its on-commit callbacks never run
+    block = Block.objects.get()
+    assert (block.woken_by, block.woken_at is not None) == (WokenBy.COMMIT, True)
+    assert queued_tasks_run(capture) == [(RUN_BLOCK, (block.pk,), "done")]
+
+    with pytest.raises(RuntimeError), transaction.atomic():  # a submit rolled back after its walk
+        submit(form, email="bob@example.com", outcome="ok")
+        assert OrmQ.objects.count() == 1
+        raise RuntimeError
+    assert OrmQ.objects.count() == 0 and Block.objects.count() == 1
+
+
 # A worker that died ----------------------------------------------------------------------------
 
 def test_a_block_whose_worker_died_is_put_back_by_the_sweep_and_runs_once(client, capture):
     record, submission = submit(welcome_form(), email="ada@example.com", outcome="ok")
+    wake_ups_taken()
     block = block_claim(Block.objects.get().pk)
     assert block is not None and block.attempts == 1
 
@@ -182,7 +213,7 @@ def test_a_block_whose_workers_died_at_every_attempt_is_failed_by_the_sweep(clie
 def test_a_pending_block_whose_wake_up_was_lost_is_re_sent_by_the_sweep(capture):
     submit(welcome_form(), email="ada@example.com", outcome="ok")
     block = Block.objects.get()
-    assert OrmQ.objects.count() == 0  # the broker lost the wake-up
+    wake_up_lost()
     assert sweep().woken == 0  # within the grace period its own wake-up may still arrive
 
     Block.objects.filter(pk=block.pk).update(
@@ -231,6 +262,7 @@ def test_a_block_due_within_the_second_is_woken_when_the_worker_will_find_it_due
     # clock) that the worker's claim then found not yet due: it waited for the sweeper.
     submit(welcome_form(), email="ada@example.com", outcome="ok")
     block = Block.objects.get()
+    wake_up_lost()
     Block.objects.filter(pk=block.pk).update(due_at=timezone.now() + timedelta(milliseconds=500))
 
     dispatch.blocks_wake(Block.objects.filter(pk=block.pk), woken_by=WokenBy.COMMIT)
@@ -333,7 +365,8 @@ def test_an_attempt_whose_block_another_worker_took_over_changes_nothing(outcome
 def test_an_email_whose_delivery_was_interrupted_is_sent_by_the_sweep_exactly_once(capture):
     submit(welcome_form(), email="ada@example.com", outcome="ok")
     block_id = Block.objects.get().pk
-    # The worker commits the block, then dies before its on-commit delivery runs.
+    # The worker takes the wake-up, commits the block, then dies before its on-commit delivery runs.
+    wake_ups_taken()
     assert block_run(block_id) == BlockState.DONE
     message = OutboxMessage.objects.get()
     assert message.state == OutboxState.PENDING and mail.outbox == []

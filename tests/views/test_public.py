@@ -328,9 +328,9 @@ def test_a_submit_of_the_reference_tree_costs_the_same_whatever_its_number_of_sy
         assert not any(sql.startswith("SELECT") and "eventtree_field" in sql for sql in warm)
         counts[sync_actions] = [sql.split()[0] for sql in warm]
 
-    # The record, its submission, run and block, the record's values once, the steps; then the
-    # wake-up: the due block, its task, its mark.
-    assert counts[2] == counts[8] == ["INSERT"] * 4 + ["UPDATE", "INSERT", "SELECT", "INSERT", "UPDATE"]
+    # In one transaction: the record, its submission, run and block, the record's values once, the
+    # steps; then the block's wake-up: its mark (returning the blocks marked) and its task.
+    assert counts[2] == counts[8] == ["INSERT"] * 4 + ["UPDATE", "INSERT", "UPDATE", "INSERT"]
 
 
 def test_a_poll_sees_the_sweeper_put_back_the_block_of_a_worker_that_died(
