@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
@@ -31,6 +31,7 @@ RUN_BLOCK = "eventtree.tasks.run_block"
 DELIVER_OUTBOX = "eventtree.tasks.deliver_outbox"
 SWEEP = "eventtree.tasks.sweep"
 SWEEPER_NAME = "eventtree-sweeper"
+ALERT_DIGEST = "eventtree.tasks.alert_digest"
 
 # Blocks woken per transaction: a backlog of due blocks is handed over in batches this size.
 WAKE_BATCH = 100
@@ -53,7 +54,7 @@ def blocks_enqueue(blocks: Iterable[Block]) -> None:
     if broker_in_database() and transaction.get_connection().in_atomic_block:
         blocks_wake_made(block_ids)
     else:
-        transaction.on_commit(lambda: blocks_wake_made(block_ids), robust=True)
+        transaction.on_commit(lambda: blocks_wake_committed(block_ids), robust=True)
 
 
 def broker_in_database() -> bool:
@@ -61,26 +62,32 @@ def broker_in_database() -> bool:
     return settings.Q_CLUSTER.get("orm") == DEFAULT_DB_ALIAS
 
 
+def blocks_wake_committed(block_ids: list[int]) -> None:
+    """`blocks_wake_made` in a transaction of its own, after the commit that made the blocks.
+    Nothing is marked if the broker refuses a task (the timers' next look wakes them); a block
+    sent before the refusal may get a second wake-up, which is harmless."""
+    try:
+        with transaction.atomic():
+            blocks_wake_made(block_ids)
+    except Exception:
+        logger.exception("Could not hand blocks %s to the task queue; the timers will", block_ids)
+
+
 def blocks_wake_made(block_ids: list[int]) -> None:
     """Wake the blocks among `block_ids` that are pending, due and not woken yet, in two
     statements: one conditional UPDATE marks them (`woken_by = 'commit'`) and returns which it
-    marked, then their tasks. Nothing is marked if the broker refuses a task (the timers' next
-    look wakes them); a block sent before the refusal may get a second wake-up, which is harmless.
+    marked, then their tasks. Call inside `atomic`.
 
     The mark is the claim of the wake-up: a timer loop or the sweeper selecting the same blocks
     at the same moment skips them (locked, then woken), so no block is woken twice by them.
     """
-    try:
-        with transaction.atomic():
-            marked = Block.objects.filter(
-                pk__in=block_ids, state=BlockState.PENDING, woken_at__isnull=True, due_at__lte=Now()
-            )
-            woken = update_returning_ids(marked, woken_at=Now(), woken_by=WokenBy.COMMIT)
-            broker = get_broker() if woken else None
-            for block_id in woken:
-                async_task(RUN_BLOCK, block_id, task_name=f"block-{block_id}", group="blocks", broker=broker)
-    except Exception:
-        logger.exception("Could not hand blocks %s to the task queue; the timers will", block_ids)
+    marked = Block.objects.filter(
+        pk__in=block_ids, state=BlockState.PENDING, woken_at__isnull=True, due_at__lte=Now()
+    )
+    woken = update_returning_ids(marked, woken_at=Now(), woken_by=WokenBy.COMMIT)
+    broker = get_broker() if woken else None  # one connection for them all
+    for block_id in woken:
+        async_task(RUN_BLOCK, block_id, task_name=f"block-{block_id}", group="blocks", broker=broker)
 
 
 def update_returning_ids(queryset: QuerySet, **values) -> list[int]:
@@ -162,4 +169,16 @@ def sweeper_ensure() -> None:
             "minutes": settings.EVENTTREE["SWEEP_MINUTES"],
             "repeats": -1,
         },
+    )
+
+
+def alert_digest_schedule(*, tree_id: int, at: datetime) -> None:
+    """Wake the tree's failure-alert digest at `at` (engine/alerts.py), replacing an earlier
+    wake-up of it. Call inside the transaction that gathered a failure for it: the wake-up is a
+    schedule row of this database, written (or rolled back) with it, and django-q2's scheduler
+    hands it to a worker within about 30 s of `at`."""
+    Schedule.objects.update_or_create(
+        name=f"eventtree-alert-digest-{tree_id}",
+        defaults={"func": ALERT_DIGEST, "args": repr(tree_id), "schedule_type": Schedule.ONCE,
+                  "next_run": at, "repeats": -1},
     )
