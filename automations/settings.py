@@ -219,6 +219,11 @@ EVENTTREE = {
     # and sent again by the sweeper (django-q2's own re-delivery time).
     "WAKE_LOST_SECONDS": int(os.environ.get("EVENTTREE_TASK_RETRY", "180")),
     "MAX_RECORD_CHAIN": 10,
+    # A tree mails at most one failure alert per this many minutes; failures in between are
+    # gathered into one email at the end of that time (engine/alerts.py).
+    "ALERT_MINUTES": float(os.environ.get("EVENTTREE_ALERT_MINUTES", "15")),
+    # Where staff reach this site: the start of the links in emails to them.
+    "BASE_URL": os.environ.get("EVENTTREE_BASE_URL", "http://127.0.0.1:8000"),
 }
 
 LOGGING = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from eventtree.engine.alerts import alert_digest_send
 from eventtree.engine.blocks import block_run
 from eventtree.engine.outbox import outbox_deliver
 from eventtree.engine.sweeper import sweep as sweep_blocks
@@ -18,3 +19,7 @@ def deliver_outbox(message_id: int) -> bool:
 
 def sweep() -> str:
     return str(sweep_blocks())
+
+
+def alert_digest(tree_id: int) -> int:
+    return alert_digest_send(tree_id)

@@ -12,6 +12,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from eventtree.engine import dispatch
+from eventtree.engine.alerts import alert_block_failed
 from eventtree.engine.context import RunContext, flag_set
 from eventtree.engine.events import record_create_and_fire
 from eventtree.engine.form_cache import form_cached
@@ -136,6 +137,7 @@ def block_attempt_failed(
                 return BlockState.PENDING
             block_finish(block, BlockState.FAILED, error)
             run_settle(block.run_id)
+            alert_block_failed(block.pk)
             return BlockState.FAILED
     except LeaseLost:
         return None

@@ -12,6 +12,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from eventtree.engine import dispatch
+from eventtree.engine.alerts import alert_block_failed
 from eventtree.engine.poll_stamps import run_changed
 from eventtree.engine.runs import run_settle
 from eventtree.engine.outbox import outbox_pending_ids
@@ -69,6 +70,7 @@ def sweep() -> SweepResult:
             if changed and exhausted:
                 result.failed += 1
                 run_settle(block.run_id)
+                alert_block_failed(block.pk)
             elif changed:
                 result.expired += 1
                 expired.append(block.pk)
