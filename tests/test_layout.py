@@ -72,6 +72,7 @@ def test_the_run_context_and_the_errors_reach_no_action(graph):
 
 def test_selectors_never_import_services(graph):
     assert not {name for name in reachable(graph, "eventtree.selectors") if name.startswith("eventtree.services")}
+    assert not {name for name in reachable(graph, "eventtree.selectors_runs") if name.startswith("eventtree.services")}
 
 
 def test_only_the_dispatch_module_imports_django_q():

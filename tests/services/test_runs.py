@@ -1,4 +1,4 @@
-"""Staff operations on blocks (DESIGN §3.9): cancel a pending block, retry a failed one."""
+"""Staff operations on runs (DESIGN §3.9): cancel a pending block, retry a failed one, replay a run."""
 
 from __future__ import annotations
 
@@ -12,11 +12,19 @@ from django_q.models import OrmQ
 from eventtree.engine.blocks import block_claim
 from eventtree.engine.sweeper import sweep
 from eventtree.engine.timers import timers_tick
-from eventtree.models import Block, BlockState, Field, OutboxMessage, Record, Run, RunStatus, Step, StepStatus
+from eventtree.models import Block, BlockState, Field, Node, OutboxMessage, Record, Run, RunStatus, Step, StepStatus
 from eventtree.services.records import record_submit
-from eventtree.services.runs import BlockStateError, block_cancel, block_retry
+from eventtree.services.runs import BlockStateError, RunReplayRefused, block_cancel, block_retry, run_replay
 from eventtree.tasks import run_block
-from tests.factories import REFERENCE_FIELDS, action, form_create, reference_tree_nodes, set_field, tree_create
+from tests.factories import (
+    REFERENCE_FIELDS,
+    action,
+    form_create,
+    reference_tree_nodes,
+    set_field,
+    tree_create,
+    tree_publish_unchecked,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -238,3 +246,117 @@ def test_a_retry_that_fails_again_is_not_retried_further(client, failed_welcome,
     status = status_json(client, submission)
     assert (status["status"], status["finished"]) == ("failed", True)
     assert [(b["state"], b["attempts"]) for b in status["blocks"]] == [("failed", 3)]
+
+
+# Replay ----------------------------------------------------------------------------------------
+
+@pytest.fixture
+def replayable(submit, drain_blocks, django_capture_on_commit_callbacks):
+    """A done run of version 1 of a tree that a later version 2 replaced."""
+    form = form_create("replay", fields=[{"name": "name"}, {"name": "greeting", "internal": True},
+                                         {"name": "checked", "internal": True}])
+    tree = tree_create(form, [
+        set_field("greeting", "Hello {{ record.name }}"),
+        {"kind": "background", "label": "Check", "children": [set_field("checked", "by v1 for {{ record.name }}")]},
+    ])
+    record, submission = submit(form, name="Ada")
+    drain_blocks()
+    run = Run.objects.get()
+    assert run.status == RunStatus.DONE
+    Node.objects.filter(tree=tree, kind="action", parent=None).update(config={"field": "greeting", "value": "v2"})
+    with django_capture_on_commit_callbacks(execute=True):
+        tree_publish_unchecked(tree)
+    tree.refresh_from_db()
+    assert tree.published.number == 2
+    return form, tree, record, submission, run
+
+
+def test_replay_runs_the_runs_own_version_on_the_record_as_it_is_now(
+    replayable, drain_blocks, django_capture_on_commit_callbacks, django_user_model
+):
+    form, tree, record, submission, run = replayable
+    Record.objects.filter(pk=record.pk).update(values={**Record.objects.get().values, "name": "Grace"})
+    staff = django_user_model.objects.create_user("staff", is_staff=True)
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        replay = run_replay(run_id=run.pk, user=staff)
+
+    assert replay.pk != run.pk
+    replay.refresh_from_db()
+    assert (replay.tree_id, replay.version_id, replay.event, replay.submission_id) == (
+        tree.pk, run.version_id, run.event, None)
+    assert replay.version.number == 1 and tree.published.number == 2
+    record.refresh_from_db()
+    assert record.values["greeting"] == "Hello Grace"  # version 1's sync step, on today's name
+    assert callbacks  # its block was handed to the workers on commit
+    block = Block.objects.get(run=replay)
+    assert OrmQ.objects.exists() and block.state == BlockState.PENDING
+    assert drain_blocks() == [(block.pk, BlockState.DONE)]
+    record.refresh_from_db()
+    assert record.values["checked"] == "by v1 for Grace"
+    replay.refresh_from_db()
+    assert replay.status == RunStatus.DONE
+    # The first run and its visitor's page are as they were.
+    assert Run.objects.get(pk=run.pk).status == RunStatus.DONE
+    assert list(submission.runs.all()) == [run]
+
+
+def test_replay_of_a_failed_run_runs_the_whole_tree_again(submit, drain_blocks, django_user_model):
+    form = outcome_form()
+    record, _ = submit(form, outcome="fail")
+    drain_blocks()
+    run = Run.objects.get()
+    assert run.status == RunStatus.FAILED
+    Record.objects.filter(pk=record.pk).update(values={"outcome": "ok"})
+
+    replay = run_replay(run_id=run.pk, user=django_user_model.objects.create_user("staff", is_staff=True))
+
+    drain_blocks()
+    replay.refresh_from_db()
+    assert replay.status == RunStatus.DONE and Record.objects.get().values == {"outcome": "ok", "result": "ran"}
+    assert Run.objects.get(pk=run.pk).status == RunStatus.FAILED  # the failed run keeps its history
+
+
+def test_replay_refuses_a_running_run_and_writes_nothing(submit, django_user_model):
+    form = outcome_form()
+    submit(form, outcome="ok")
+    run = Run.objects.get()
+    with pytest.raises(RunReplayRefused, match="Only a finished run can be replayed"):
+        run_replay(run_id=run.pk, user=django_user_model.objects.create_user("staff"))
+    assert Run.objects.count() == 1 and Block.objects.count() == 1
+
+
+def test_replay_refuses_a_version_that_no_longer_fits_the_form(replayable, django_user_model,
+                                                               django_capture_on_commit_callbacks):
+    form, tree, record, submission, run = replayable
+    with django_capture_on_commit_callbacks(execute=True):
+        Field.objects.filter(form=form, name="checked").delete()
+    values = Record.objects.get().values
+
+    with pytest.raises(RunReplayRefused, match="no longer runs on this form: .*checked"):
+        run_replay(run_id=run.pk, user=django_user_model.objects.create_user("staff"))
+
+    assert Run.objects.count() == 1 and Record.objects.get().values == values
+
+
+def test_a_replay_whose_synchronous_phase_fails_leaves_the_record_and_writes_no_run(submit, django_user_model):
+    form = form_create("gate", fields=[{"name": "name"}, {"name": "status"}, {"name": "seen", "internal": True}])
+    tree_create(form, [
+        set_field("seen", "{{ record.status }}"),
+        {"kind": "background", "label": "Later", "children": [set_field("seen", "later")]},
+        {"kind": "condition", "field": "status", "op": "eq", "value": "closed",
+         "children": [action("fail", message="Closed for {{ record.name }}")]},
+    ])
+    record, _ = submit(form, name="Ada", status="open")
+    Block.objects.update(state=BlockState.CANCELLED)
+    Run.objects.update(status=RunStatus.DONE)
+    Record.objects.filter(pk=record.pk).update(values={"name": "Ada", "status": "closed"})
+
+    run = Run.objects.get()
+    steps = Step.objects.count()
+
+    with pytest.raises(RunReplayRefused, match="nothing was saved: Closed for Ada"):
+        run_replay(run_id=run.pk, user=django_user_model.objects.create_user("staff"))
+
+    assert list(Run.objects.all()) == [run] and Block.objects.count() == 1 and Step.objects.count() == steps
+    assert Record.objects.get().values == {"name": "Ada", "status": "closed"}

@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import get_text_list
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -93,10 +94,14 @@ def saved_message(changed: list[Field], started: int) -> str:
     return f"{saved} The edit started {started} runs: they are listed below."
 
 
-@builder_permission_required("eventtree.change_block")
+@builder_permission_required(("eventtree.change_block", "eventtree.change_run"))
 @require_POST
 def block_action(request: HtmxHttpRequest, block_id: int, action: str) -> HttpResponse:
-    """Cancel a pending block or retry a failed one (DESIGN §3.9), then show the record again."""
+    """Cancel a pending block or retry a failed one (DESIGN §3.9), then show the page it was
+    posted from (`next`, a path of this site: the run's page) or else the record.
+
+    A run's blocks are part of the run: who may change runs may cancel and retry them, as may who
+    may change blocks (the admin's block actions)."""
     block = get_object_or_404(Block.objects.select_related("run"), pk=block_id)
     service, done = {"cancel": (block_cancel, "cancelled"), "retry": (block_retry, "queued again")}[action]
     try:
@@ -105,7 +110,15 @@ def block_action(request: HtmxHttpRequest, block_id: int, action: str) -> HttpRe
         messages.error(request, str(refusal))
     else:
         messages.success(request, f"Block “{block.label or block.pk}” {done}.")
-    return leave_to(request, reverse("builder:record", args=[block.run.record_id]))
+    return leave_to(request, local_next(request) or reverse("builder:record", args=[block.run.record_id]))
+
+
+def local_next(request: HtmxHttpRequest) -> str | None:
+    """The posted `next`, if it is a URL of this site (never another host's)."""
+    url = request.POST.get("next", "")
+    if url and url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return url
+    return None
 
 
 def edit_submission(request: HtmxHttpRequest) -> int | None:
