@@ -1,6 +1,6 @@
 from django.urls import path
 
-from eventtree.views.builder import fields, forms, nodes, records, testrun, trees, versions
+from eventtree.views.builder import fields, forms, nodes, records, runs, testrun, trees, versions
 
 app_name = "builder"
 
@@ -21,6 +21,9 @@ urlpatterns = [
     path("records/<int:record_id>/edit/", records.record_edit, name="record-edit"),
     path("blocks/<int:block_id>/cancel/", records.block_action, {"action": "cancel"}, name="block-cancel"),
     path("blocks/<int:block_id>/retry/", records.block_action, {"action": "retry"}, name="block-retry"),
+    path("runs/", runs.run_list, name="runs"),
+    path("runs/<int:run_id>/", runs.run_detail, name="run"),
+    path("runs/<int:run_id>/replay/", runs.run_replay, name="run-replay"),
     path("trees/<int:tree_id>/", trees.tree_detail, name="tree"),
     path("trees/<int:tree_id>/settings/", trees.tree_settings, name="tree-settings"),
     path("trees/<int:tree_id>/delete/", trees.tree_delete, name="tree-delete"),

@@ -6,7 +6,7 @@ from django.contrib.auth.models import Permission
 
 BUILDER_PERMISSIONS = [
     f"eventtree.{action}_{model}"
-    for model in ("form", "eventtree", "record", "block")
+    for model in ("form", "eventtree", "record", "block", "run")
     for action in ("view", "add", "change", "delete")
 ] + ["eventtree.publish_eventtree"]
 

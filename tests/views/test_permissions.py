@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import URLPattern, reverse
 
 from eventtree import builder_urls
-from eventtree.models import Block, EventTree, Field, Form, Node, Record
+from eventtree.models import Block, EventTree, Field, Form, Node, Record, Run
 from eventtree.services.records import record_submit
 from tests.factories import REFERENCE_FIELDS, form_create, reference_tree_nodes, tree_create
 from tests.views.staff import staff_create
@@ -29,7 +29,7 @@ def objects(django_capture_on_commit_callbacks):
         record, _ = record_submit(form=form, values={"name": "Ada", "email": "ada@example.com"})
     return {"slug": form.slug, "tree_id": tree.pk, "node_id": tree.nodes.first().pk,
             "field_id": form.fields.first().pk, "record_id": record.pk, "block_id": Block.objects.get().pk,
-            "number": tree.published.number}
+            "number": tree.published.number, "run_id": Run.objects.get().pk}
 
 
 def every_builder_url(objects: dict) -> list[tuple[str, str]]:
@@ -128,7 +128,10 @@ def test_each_action_needs_its_own_permission(client, objects):
         ("post", f"/builder/nodes/{node_id}/", "eventtree.change_eventtree"),
         ("post", f"/builder/nodes/{node_id}/delete/", "eventtree.change_eventtree"),
         ("post", f"/builder/records/{objects['record_id']}/edit/", "eventtree.change_record"),
-        ("post", f"/builder/blocks/{objects['block_id']}/cancel/", "eventtree.change_block"),
+        ("post", f"/builder/blocks/{objects['block_id']}/cancel/", ("eventtree.change_block", "eventtree.change_run")),
+        ("get", "/builder/runs/", "eventtree.view_run"),
+        ("get", f"/builder/runs/{objects['run_id']}/", "eventtree.view_run"),
+        ("post", f"/builder/runs/{objects['run_id']}/replay/", "eventtree.change_run"),
     ]
     for number, (method, url, perms) in enumerate(cases):
         perms = (perms,) if isinstance(perms, str) else perms
