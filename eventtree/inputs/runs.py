@@ -21,7 +21,8 @@ FIRST_DAY, LAST_DAY = dt.date(1000, 1, 1), dt.date(9998, 12, 31)
 
 
 class RunFilterForm(forms.Form):
-    form = forms.ModelChoiceField(queryset=Form.objects.order_by("name", "id"), required=False,
+    # By slug, as a form's address is everywhere else (`?form=membership`).
+    form = forms.ModelChoiceField(queryset=Form.objects.order_by("name", "id"), to_field_name="slug", required=False,
                                   empty_label="Any form")
     tree = TreeChoiceField(queryset=EventTree.objects.select_related("form").order_by("form__name", "name", "id"),
                            required=False, empty_label="Any tree")
