@@ -8,6 +8,7 @@ from django import forms
 from django.utils.text import slugify
 
 from eventtree.actions.base import TemplateField
+from eventtree.engine.alerts import alert_email_problems
 from eventtree.engine.values import field_default_clean, field_name_problem
 from eventtree.kinds import kind_registry
 from eventtree.kinds.base import EmptyConfigForm
@@ -51,13 +52,28 @@ class FormSettingsForm(forms.ModelForm):
         required=False,
         help_text="Flags that mean 'complete', comma-separated. Empty: when every background block finished.",
     )
+    alert_emails = CommaListField(
+        label="Alert addresses",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Who gets an email when a run of this form fails, comma-separated.",
+    )
 
     class Meta:
         model = Form
-        fields = ["name", "slug", "description", "success_message", "login_required", "completion_flags"]
+        fields = ["name", "slug", "description", "success_message", "login_required", "listed",
+                  "completion_flags", "alert_emails", "alert_group"]
         widgets = {
             "description": forms.Textarea(attrs={"rows": 2}),
         }
+        labels = {"listed": "Listed on the home page", "alert_group": "Alert group"}
+
+    def clean_alert_emails(self) -> list[str]:
+        addresses = self.cleaned_data["alert_emails"]
+        problems = alert_email_problems(addresses)
+        if problems:
+            raise forms.ValidationError(problems)
+        return addresses
 
 
 class FieldForm(forms.ModelForm):

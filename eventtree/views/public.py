@@ -20,7 +20,8 @@ STATUS_TEMPLATE = "eventtree/submission.html"
 
 @require_GET
 def home(request: HtmxHttpRequest) -> HttpResponse:
-    forms = Form.objects.filter(login_required=False).order_by("name")
+    # An unlisted form is left out here only: it still works at its address.
+    forms = Form.objects.filter(login_required=False, listed=True).order_by("name")
     return render(request, "eventtree/home.html", {"forms": forms})
 
 

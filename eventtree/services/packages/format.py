@@ -14,7 +14,8 @@ MAX_ATTEMPTS_RANGE = range(1, 21)
 
 PACKAGE_KEYS = ("form", "trees")
 FORM_KEYS = (
-    "slug", "name", "description", "success_message", "login_required", "completion_flags", "fields",
+    "slug", "name", "description", "success_message", "login_required", "listed", "completion_flags",
+    "alert_emails", "fields",
 )
 FIELD_KEYS = ("name", "type", "label", "required", "internal", "choices", "default", "help_text")
 TREE_KEYS = ("name", "event", "mode", "active", "max_attempts", "cron", "filter", "nodes")
@@ -26,7 +27,7 @@ def model_defaults(model: type, names: Iterable[str]) -> dict[str, Any]:
 
 # Attributes written to a package only when they differ from these defaults.
 FORM_DEFAULTS = model_defaults(
-    Form, ("description", "success_message", "login_required", "completion_flags")
+    Form, ("description", "success_message", "login_required", "listed", "completion_flags", "alert_emails")
 )
 FIELD_DEFAULTS = model_defaults(
     Field, ("label", "required", "internal", "choices", "default", "help_text")

@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
 from django.template import TemplateSyntaxError
 
+from eventtree.engine.alerts import alert_email_problems
 from eventtree.engine.templating import compile_template
 from eventtree.engine.values import field_default_clean, field_name_problem
 from eventtree.kinds import Problem, kind_registry
@@ -112,9 +113,16 @@ def form_check(check: PackageCheck, data: dict[str, Any]) -> None:
         except TemplateSyntaxError as exc:
             check.add("form.success_message", f"template error: {exc}")
     boolean_check(check, "form.login_required", data.get("login_required", False))
+    boolean_check(check, "form.listed", data.get("listed", True))
     flags = data.get("completion_flags", [])
     if not (isinstance(flags, list) and all(isinstance(flag, str) and flag for flag in flags)):
         check.add("form.completion_flags", "expected a list of flag names")
+    addresses = data.get("alert_emails", [])
+    if not (isinstance(addresses, list) and all(isinstance(address, str) for address in addresses)):
+        check.add("form.alert_emails", "expected a list of email addresses")
+    else:
+        for problem in alert_email_problems(addresses):
+            check.add("form.alert_emails", problem)
     fields = data.get("fields", [])
     if not isinstance(fields, list):
         check.add("form.fields", "expected a list")
