@@ -3,7 +3,8 @@ built nodes, and what keeps them from running or from being published (no query)
 
 from __future__ import annotations
 
-from collections import defaultdict
+import json
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterator
 
 from eventtree.kinds import node_field_names, node_label, node_problems, node_value_problems
@@ -52,12 +53,35 @@ def draft_problems(roots: list[Node], fields: dict[str, Field]) -> dict[int, lis
     config, each field it names, each condition value against the field's choices, each template
     (no query; `fields`: the form's fields by name)."""
     field_types = {name: field.type for name, field in fields.items()}
+    form_shape = json.dumps(sorted((name, field.type, field.choices) for name, field in fields.items()), default=str)
     found = {}
     for node in subtree_iter(roots):
-        problems = node_draft_problems(node, field_types, fields)
+        problems = node_draft_problems_seen(node, form_shape, field_types, fields)
         if problems:
-            found[node.pk] = problems
+            found[node.pk] = list(problems)
     return found
+
+
+# The problems of a node follow from what it stores and its form's fields alone: remembered per
+# process for the last PROBLEMS_SEEN_SIZE distinct (node, fields) pairs, so that the editor, which
+# re-checks the whole draft at each change, validates again only the nodes that changed.
+PROBLEMS_SEEN: OrderedDict[tuple[str, str], tuple[str, ...]] = OrderedDict()
+PROBLEMS_SEEN_SIZE = 5000
+
+
+def node_draft_problems_seen(node: Node, form_shape: str, field_types: dict[str, str],
+                             fields: dict[str, Field]) -> tuple[str, ...]:
+    """`node_draft_problems`, remembered by what the node stores and `form_shape` (what its
+    form's fields are: names, types and choices)."""
+    key = (json.dumps([node.kind, node.action, node.label, node.config], sort_keys=True, default=str), form_shape)
+    problems = PROBLEMS_SEEN.get(key)
+    if problems is None:
+        problems = PROBLEMS_SEEN[key] = tuple(node_draft_problems(node, field_types, fields))
+        if len(PROBLEMS_SEEN) > PROBLEMS_SEEN_SIZE:
+            PROBLEMS_SEEN.popitem(last=False)
+    else:
+        PROBLEMS_SEEN.move_to_end(key)
+    return problems
 
 
 def node_draft_problems(node: Node, field_types: dict[str, str], fields: dict[str, Field]) -> list[str]:
