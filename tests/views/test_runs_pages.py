@@ -70,7 +70,7 @@ def test_the_list_shows_each_run_newest_first_with_what_staff_need(staff, outcom
     row = row_of(html, failed.pk)
     assert f'href="/builder/runs/{failed.pk}/"' in row and f'href="/builder/records/{second.pk}/"' in row
     cells = [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td>(.*?)</td>", row, re.S)]
-    assert cells[:6] == [f"#{failed.pk}", "Outcome", "Checks", "1", f"#{second.pk}", "failed"]
+    assert cells[:6] == [f"#{failed.pk}", "Outcome", "Checks", "1", f"record #{second.pk}", "failed"]
     assert cells[6] == timezone.localtime(failed.created_at).strftime("%Y-%m-%d %H:%M:%S")
     assert cells[7] == timezone.localtime(failed.finished_at).strftime("%Y-%m-%d %H:%M:%S")
     assert cells[8] == "1"  # failed blocks
