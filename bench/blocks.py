@@ -7,9 +7,14 @@ the baselines installed (`bench.settings`). In turn, `--rounds` times:
   (their wake-ups wait in the broker), then one `qcluster` with `--workers` workers starts and
   runs them all; the rate is taken from the blocks' own finish times;
 - baseline: `manage.py bench_enqueue N` queues N bare `async_task`s, each one UPDATE of a row
-  (bench/baseline/tasks.py), then the same cluster runs them; the rate from the rows' times.
+  (bench/baseline/tasks.py), then the same cluster runs them; the rate from the rows' times;
+- a block's work by hand: `manage.py bench_enqueue N --unit-of-work` queues N bare tasks, each
+  doing with plain ORM calls the statements any block must make (its claim, then its record, step,
+  end, flag and run's end in one transaction), without the engine; the rate from the jobs' times.
 
-    .venv/bin/python bench/blocks.py [--blocks 400] [--workers 2] [--rounds 2]
+`--clusters N` starts N clusters side by side (each of `--workers`), as N worker machines would.
+
+    .venv/bin/python bench/blocks.py [--blocks 400] [--workers 2] [--clusters 1] [--rounds 2]
     .venv/bin/python bench/blocks.py --broker redis    # PostgreSQL + Redis (tests/servers.py)
 """
 
@@ -51,8 +56,9 @@ def rate(moments: list) -> float:
     return (len(ordered) - 1) / (ordered[-1] - ordered[0]).total_seconds()
 
 
-def run_cluster_until(deployment: Deployment, done, timeout: float = 600) -> None:
-    cluster = deployment.start_cluster(timers=False)  # every block is due, and woken, at its commit
+def run_cluster_until(deployment: Deployment, clusters: int, done, timeout: float = 600) -> None:
+    # Every block is due, and woken, at its commit: no timers.
+    processes = [deployment.start_cluster(timers=False) for _ in range(clusters)]
     deadline = time.monotonic() + timeout
     try:
         while not done():
@@ -60,45 +66,61 @@ def run_cluster_until(deployment: Deployment, done, timeout: float = 600) -> Non
                 raise RuntimeError(f"not finished in {timeout} s:\n{deployment.logs()}")
             time.sleep(0.5)
     finally:
-        process_group_stop(cluster)
+        for process in processes:
+            process_group_stop(process)
 
 
-def product_round(deployment: Deployment, count: int) -> float:
+def product_round(deployment: Deployment, count: int, clusters: int) -> float:
     start = deployment.sql("SELECT COALESCE(MAX(id), 0) FROM eventtree_block")[0][0]
     for number in range(count):
         deployment.submit("one-block", {"name": f"visitor {number}"})
     query = f"SELECT state, finished_at FROM eventtree_block WHERE id > {start}"
-    run_cluster_until(deployment, lambda: all(state == "done" for state, _ in deployment.sql(query)))
+    run_cluster_until(deployment, clusters, lambda: all(state == "done" for state, _ in deployment.sql(query)))
     return rate([finished for _, finished in deployment.sql(query)])
 
 
-def baseline_round(deployment: Deployment, count: int) -> float:
+def baseline_round(deployment: Deployment, count: int, clusters: int) -> float:
     start = deployment.sql("SELECT COALESCE(MAX(id), 0) FROM bench_baseline_counter")[0][0]
     deployment.manage("bench_enqueue", str(count))
     query = f"SELECT done_at FROM bench_baseline_counter WHERE id > {start}"
-    run_cluster_until(deployment, lambda: all(done for (done,) in deployment.sql(query)))
+    run_cluster_until(deployment, clusters, lambda: all(done for (done,) in deployment.sql(query)))
     return rate([done for (done,) in deployment.sql(query)])
+
+
+def unit_of_work_round(deployment: Deployment, count: int, clusters: int) -> float:
+    start = deployment.sql("SELECT COALESCE(MAX(id), 0) FROM bench_baseline_job")[0][0]
+    deployment.manage("bench_enqueue", str(count), "--unit-of-work")
+    query = f"SELECT state, finished_at FROM bench_baseline_job WHERE id > {start}"
+    run_cluster_until(deployment, clusters, lambda: all(state == "done" for state, _ in deployment.sql(query)))
+    return rate([finished for _, finished in deployment.sql(query)])
+
+
+BASELINE = "baseline: bare django-q2 async_task"
+BY_HAND = "a block's statements by hand"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--blocks", type=int, default=400)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--clusters", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--broker", choices=["orm", "redis"], default="orm")
     options = parser.parse_args()
     workers = {"EVENTTREE_WORKERS": str(options.workers)}
     with bench_deployment(broker=options.broker, package=PACKAGE, env=workers) as deployment:
         deployment.start_web()
-        rates: dict[str, list[float]] = {"baseline: bare django-q2 async_task": [], "one-action blocks": []}
+        rates: dict[str, list[float]] = {BASELINE: [], BY_HAND: [], "one-action blocks": []}
         for _ in range(options.rounds):
-            rates["baseline: bare django-q2 async_task"].append(baseline_round(deployment, options.blocks))
-            rates["one-action blocks"].append(product_round(deployment, options.blocks))
+            rates[BASELINE].append(baseline_round(deployment, options.blocks, options.clusters))
+            rates[BY_HAND].append(unit_of_work_round(deployment, options.blocks, options.clusters))
+            rates["one-action blocks"].append(product_round(deployment, options.blocks, options.clusters))
     print(environment())
-    print(f"set-up: {'PostgreSQL + Redis' if options.broker == 'redis' else 'SQLite + ORM broker'}, one qcluster "
-          f"of {options.workers} workers; {options.blocks} tasks a round, queued before the cluster starts; "
+    clusters = "one qcluster" if options.clusters == 1 else f"{options.clusters} qclusters"
+    print(f"set-up: {'PostgreSQL + Redis' if options.broker == 'redis' else 'SQLite + ORM broker'}, {clusters} "
+          f"of {options.workers} workers each; {options.blocks} tasks a round, queued before the cluster starts; "
           f"{options.rounds} rounds in turn")
-    baseline = statistics.median(rates["baseline: bare django-q2 async_task"])
+    baseline = statistics.median(rates[BASELINE])
     print(f"{'':<38}{'per second (each round)':>26}{'median':>9}  ratio")
     for name, values in rates.items():
         median = statistics.median(values)
