@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import logging
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from typing import Any
@@ -12,34 +10,24 @@ from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 
 from eventtree.actions.registry import registry
 from eventtree.draft_changes import node_changes, snapshot_by_id
 from eventtree.engine.form_cache import form_cached
-from eventtree.engine.poll_stamps import submission_stamp
-from eventtree.engine.templating import render_value
 from eventtree.engine.trees import draft_problems, node_draft_problems, subtree_iter, tree_build
 from eventtree.engine.versions import SNAPSHOT_KEYS, nodes_by_id, version_build
 from eventtree.kinds import kind_registry, node_label
 from eventtree.models import (
-    Block,
-    BlockState,
     EventTree,
     Field,
-    Flag,
     Form,
     Node,
-    Progress,
     Record,
     Run,
     RunMode,
     RunStatus,
-    Submission,
     TreeVersion,
 )
-
-logger = logging.getLogger(__name__)
 
 
 def form_get(*, slug: str) -> Form:
@@ -56,72 +44,6 @@ def form_public(*, slug: str) -> Form:
 
 def form_public_fields(*, form: Form) -> list[Field]:
     return [field for field in form.fields.all() if not field.internal]
-
-
-def submission_get(*, slug: str, token: str) -> Submission:
-    return get_object_or_404(
-        Submission.objects.select_related("form", "record"), token=token, form__slug=slug
-    )
-
-
-def submission_status(*, submission: Submission) -> dict[str, Any]:
-    """The state of every run of a submission, as the status JSON (DESIGN §3.5) carries it.
-
-    A constant number of queries: blocks, flags, progress.
-    """
-    blocks = list(
-        Block.objects.filter(run__submission=submission)
-        .select_related("run__tree")
-        .order_by("run_id", "id")
-    )
-    flags: dict[str, bool] = {}
-    for name, value in Flag.objects.filter(run__submission=submission).values_list("name", "value"):
-        flags[name] = flags.get(name, False) or value
-    progress = [
-        {
-            "name": item.name,
-            "title": item.title or item.name,
-            "total": item.total,
-            "done": item.done,
-            "message": item.message,
-            "percent": item.percent,
-        }
-        for item in Progress.objects.filter(run__submission=submission).order_by("run_id", "id")
-    ]
-    now = timezone.now()
-    all_finished = all(BlockState(block.state).is_finished for block in blocks)
-    failed = any(block.state == BlockState.FAILED for block in blocks)
-    wanted = submission.form.completion_flags
-    finished = all_finished or (bool(wanted) and all(flags.get(name) for name in wanted))
-    return {
-        "status": "failed" if failed and all_finished else ("done" if finished else "running"),
-        "finished": finished,
-        "blocks": [
-            {
-                "tree": block.run.tree.name,
-                "label": block.label,
-                "state": block.state,
-                "attempts": block.attempts,
-                "due_at": block.due_at.isoformat() if block.state == BlockState.PENDING else None,
-                "scheduled": block.state == BlockState.PENDING and block.due_at > now,
-            }
-            for block in blocks
-        ],
-        "flags": flags,
-        "progress": progress,
-    }
-
-
-def submission_etag(*, slug: str, token: str, variant: str) -> str:
-    """The ETag of a post-submission response (`variant`: page, partial, json): it changes
-    whenever anything the status shows changes. No query while the cache holds the submission's
-    stamp, one otherwise; Http404 for an unknown token."""
-    found = submission_stamp(slug=slug, token=token)
-    if found is None:
-        raise Http404("No such submission.")
-    stamp, form_changed = found
-    digest = hashlib.sha256(f"{variant}:{stamp}:{form_changed.isoformat()}".encode()).hexdigest()
-    return f'"{digest[:32]}"'
 
 
 # Builder ---------------------------------------------------------------------------------------
@@ -270,20 +192,3 @@ def record_runs(*, record: Record) -> list[Run]:
         .prefetch_related("blocks")
         .order_by("-created_at", "-id")
     )
-
-
-def submission_message(*, form: Form, record: Record | None) -> str:
-    """The form's post-submission message for `record`, as plain text (the page escapes it).
-    Without a record (nothing ran, so no submission names one) the values it quotes are empty.
-
-    A message that is not a valid template (it could be saved so) is logged and shown as typed:
-    the post-submission page must not fail because of it.
-    """
-    try:
-        # render_value gives a plain str, not a SafeString: |linebreaks escapes it.
-        values = {**record.values, "id": record.pk} if record is not None else {}
-        message = render_value(form.success_message, {"record": values})
-    except Exception:  # a template error of any kind; the detail goes to the log only
-        logger.exception("The post-submission message of form %s is not a valid template", form.slug)
-        message = form.success_message
-    return message

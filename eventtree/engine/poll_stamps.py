@@ -14,8 +14,8 @@ from datetime import datetime
 
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Count, IntegerField, Max, OuterRef, Q, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Count, IntegerField, Max, Min, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce, Now
 
 from eventtree.engine.caching import cache_add, cache_forget, forgotten
 from eventtree.engine.form_cache import form_changed_key
@@ -29,14 +29,16 @@ STAMP_TIMEOUT = 60
 
 
 def stamp_key(token: str) -> str:
-    return f"eventtree:poll-stamp:v1:{token}"
+    return f"eventtree:poll-stamp:v2:{token}"
 
 
-def submission_stamp(*, slug: str, token: str) -> tuple[str, datetime] | None:
-    """The stamp of the submission with this token and form slug, and when its form last
-    changed (a stamp is not forgotten when a form changes: the two go together into an ETag);
-    None if there is no such submission. No query when the cache holds both (one round trip to
-    the cache), one when it does not."""
+def submission_stamp(*, slug: str, token: str) -> tuple[str, datetime, tuple[datetime, ...]] | None:
+    """The stamp of the submission with this token and form slug, when its form last changed (a
+    stamp is not forgotten when a form changes: the two go together into an ETag), and the
+    earliest and latest due times of its blocks waiting for a moment still ahead (none, one or
+    two: the page says how long they wait, which changes with time alone); None if there is no
+    such submission. No query when the cache holds both (one round trip to the cache), one when
+    it does not."""
     key, changed_key = stamp_key(token), form_changed_key(slug)
     try:
         cached = cache.get_many([key, changed_key])
@@ -46,21 +48,24 @@ def submission_stamp(*, slug: str, token: str) -> tuple[str, datetime] | None:
     stamp, form_changed = cached.get(key), cached.get(changed_key)
     if stamp is not None and not forgotten(stamp) and stamp[0] == slug and \
             form_changed is not None and not forgotten(form_changed):
-        return stamp[1], form_changed
+        return stamp[1], form_changed, stamp[2]
     row = stamp_read(slug=slug, token=token)
     if row is None:
         return None
-    stamp, form_changed = row
+    stamp, form_changed, waiting = row
     if key is not None:
-        cache_add({key: (slug, stamp), changed_key: form_changed}, timeout=STAMP_TIMEOUT, what="a poll stamp")
-    return stamp, form_changed
+        cache_add({key: (slug, stamp, waiting), changed_key: form_changed}, timeout=STAMP_TIMEOUT,
+                  what="a poll stamp")
+    return stamp, form_changed, waiting
 
 
-def stamp_read(*, slug: str, token: str) -> tuple[str, datetime] | None:
-    """The submission's stamp and its form's last change, from the database: one query."""
+def stamp_read(*, slug: str, token: str) -> tuple[str, datetime, tuple[datetime, ...]] | None:
+    """The submission's stamp, its form's last change and its waiting blocks' earliest and
+    latest due times (see `submission_stamp`), from the database: one query."""
     blocks = Block.objects.filter(run__submission=OuterRef("pk")).values("run__submission")
     flags = Flag.objects.filter(run__submission=OuterRef("pk")).values("run__submission")
     progress = Progress.objects.filter(run__submission=OuterRef("pk")).values("run__submission")
+    waiting = blocks.filter(state=BlockState.PENDING, due_at__gt=Now())
 
     def aggregate(queryset, expression):
         return Coalesce(Subquery(queryset.annotate(value=expression).values("value")[:1]), 0,
@@ -82,14 +87,17 @@ def stamp_read(*, slug: str, token: str) -> tuple[str, datetime] | None:
             progress_total=aggregate(progress, Sum("total")),
             # A progress message may change alone.
             progress_at=Subquery(progress.annotate(value=Max("updated_at")).values("value")[:1]),
+            waiting_first=Subquery(waiting.annotate(value=Min("due_at")).values("value")[:1]),
+            waiting_last=Subquery(waiting.annotate(value=Max("due_at")).values("value")[:1]),
         )
-        .values_list("form__updated_at", "record__updated_at", "blocks", "attempts", "done", "failed", "cancelled", "running",
+        .values_list("form__updated_at", "waiting_first", "waiting_last", "record__updated_at", "blocks", "attempts", "done", "failed", "cancelled", "running",
                      "flags", "flags_set", "progress_items", "progress_done", "progress_total", "progress_at")
         .first()
     )
     if row is None:
         return None
-    return hashlib.sha256(repr(row[1:]).encode()).hexdigest()[:24], row[0]
+    waiting = tuple(sorted({due_at for due_at in row[1:3] if due_at is not None}))
+    return hashlib.sha256(repr(row[3:]).encode()).hexdigest()[:24], row[0], waiting
 
 
 def run_changed(run: Run) -> None:

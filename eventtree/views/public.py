@@ -9,7 +9,7 @@ from django.utils.cache import get_conditional_response, patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseStopPolling
 
-from eventtree import selectors
+from eventtree import selectors, selectors_status
 from eventtree.inputs.records import RecordForm
 from eventtree.models import Form, Submission
 from eventtree.services.records import SubmissionRefused, record_submit
@@ -49,7 +49,7 @@ def form_submit(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 @require_GET
 def submitted_plain(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     form = selectors.form_public(slug=slug)
-    message = selectors.submission_message(form=form, record=None)
+    message = selectors_status.submission_message(form=form, record=None)
     return render(request, "eventtree/submitted.html", {"form": form, "message": message})
 
 
@@ -57,18 +57,18 @@ def submitted_plain(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 def submission_status(request: HtmxHttpRequest, slug: str, token: str) -> HttpResponse:
     """The page, or its status partial for htmx polls; 304 while nothing it shows has changed,
     decided before the status is read (DESIGN §3.5: polls are cheap)."""
-    etag = selectors.submission_etag(slug=slug, token=token, variant="partial" if request.htmx else "page")
+    etag = selectors_status.submission_etag(slug=slug, token=token, variant="partial" if request.htmx else "page")
     response = get_conditional_response(request, etag=etag)
     if response is None:
-        submission = selectors.submission_get(slug=slug, token=token)
-        status = selectors.submission_status(submission=submission)
+        submission = selectors_status.submission_get(slug=slug, token=token)
+        status = selectors_status.submission_status(submission=submission)
         if request.htmx:
             response = status_partial(request, submission, status)
         else:
             response = render(request, STATUS_TEMPLATE, {
                 "form": submission.form, "submission": submission, "status": status,
                 "named_flags": named_flags(status),
-                "message": selectors.submission_message(form=submission.form, record=submission.record),
+                "message": selectors_status.submission_message(form=submission.form, record=submission.record),
             })
     patch_vary_headers(response, ["HX-Request"])
     return revalidated(response, etag)
@@ -82,13 +82,11 @@ def status_partial(request: HtmxHttpRequest, submission: Submission, status: dic
 
 @require_GET
 def submission_status_json(request: HtmxHttpRequest, slug: str, token: str) -> HttpResponse:
-    etag = selectors.submission_etag(slug=slug, token=token, variant="json")
+    etag = selectors_status.submission_etag(slug=slug, token=token, variant="json")
     response = get_conditional_response(request, etag=etag)
     if response is None:
-        status = selectors.submission_status(submission=selectors.submission_get(slug=slug, token=token))
-        for item in status["progress"]:
-            item.pop("percent")
-        response = JsonResponse(status)
+        submission = selectors_status.submission_get(slug=slug, token=token)
+        response = JsonResponse(selectors_status.status_json(selectors_status.submission_status(submission=submission)))
     return revalidated(response, etag)
 
 
