@@ -10,12 +10,13 @@ written in the transaction that failed the block, sent once it commits, at most 
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.validators import validate_email
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -23,6 +24,8 @@ from django.utils import timezone
 from eventtree.engine import dispatch
 from eventtree.engine.outbox import outbox_deliver_on_commit
 from eventtree.models import AlertWindow, Block, EventTree, Form, OutboxMessage
+
+logger = logging.getLogger(__name__)
 
 # The most addresses a form's alerts go to (its own list; a group's users come on top).
 ALERT_EMAILS_MAX = 20
@@ -64,9 +67,19 @@ def alert_block_failed(block_id: int) -> None:
     closed (which opens it), else with the window's digest. Call inside the transaction that
     marked the block failed for good, after that update; nothing is sent if it rolls back.
 
-    The tree's window row is locked (on SQLite the write transaction is), so two blocks failing at
-    the same moment are not both mailed at once.
+    An alert that cannot be written (bad data in the form's settings) is logged and left out:
+    it rolls back to its own savepoint, never the failure it reports.
     """
+    try:
+        with transaction.atomic():
+            block_failure_alert(block_id)
+    except Exception:
+        logger.exception("Block %s failed; its failure alert could not be written", block_id)
+
+
+def block_failure_alert(block_id: int) -> None:
+    """See `alert_block_failed`. The tree's window row is locked (on SQLite the write transaction
+    is), so two blocks failing at the same moment are not both mailed at once."""
     tree_id, emails, group_id = Block.objects.values_list(
         "run__tree_id", "run__tree__form__alert_emails", "run__tree__form__alert_group_id"
     ).get(pk=block_id)

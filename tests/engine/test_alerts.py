@@ -12,7 +12,7 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from eventtree.engine.sweeper import sweep
-from eventtree.models import AlertWindow, Block, BlockState, Run, RunStatus
+from eventtree.models import AlertWindow, Block, BlockState, Form, Run, RunStatus
 from eventtree.services.records import record_submit
 from eventtree.tasks import alert_digest
 from tests.factories import action, form_create, set_field, tree_create
@@ -144,3 +144,14 @@ def test_a_block_whose_worker_never_came_back_is_alerted_by_the_sweeper(
 
     assert Run.objects.get().status == RunStatus.FAILED
     assert len(mail.outbox) == 1 and "stopped before it finished" in mail.outbox[0].body
+
+
+def test_an_alert_that_cannot_be_written_leaves_the_failure_it_reports_alone(
+    failing, django_capture_on_commit_callbacks, drain_blocks
+):
+    Form.objects.filter(pk=failing.pk).update(alert_emails=5)  # as bad data edited in the admin could be
+
+    run = submit_and_fail(failing, django_capture_on_commit_callbacks, drain_blocks)
+
+    assert Block.objects.get(run=run).state == BlockState.FAILED
+    assert mail.outbox == [] and not AlertWindow.objects.exists()
