@@ -21,16 +21,18 @@ the baselines installed (`bench.settings`). In turn, `--rounds` times:
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
+from collections import defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.environment import environment  # noqa: E402
+from bench.environment import KINDS, cores_busy, cpu_snapshot, environment  # noqa: E402
 from tests.integration.deployment import Deployment  # noqa: E402
 from bench.deployments import bench_deployment  # noqa: E402
 from tests.workers import process_group_stop  # noqa: E402
@@ -45,6 +47,11 @@ PACKAGE = {
 }
 
 
+BASELINE = "baseline: bare django-q2 async_task"
+BY_HAND = "a block's statements by hand"
+PRODUCT = "one-action blocks"
+
+
 def moment(value) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
@@ -56,15 +63,28 @@ def rate(moments: list) -> float:
     return (len(ordered) - 1) / (ordered[-1] - ordered[0]).total_seconds()
 
 
-def run_cluster_until(deployment: Deployment, clusters: int, done, timeout: float = 600) -> None:
+# The cores each kind of process used during each round, by row: where the limit is.
+CORES: dict[str, list[dict[str, float]]] = defaultdict(list)
+
+
+def run_cluster_until(deployment: Deployment, clusters: int, finished: str, count: int, row: str,
+                      timeout: float = 600) -> None:
+    """Start the clusters and wait until `finished` (SQL counting the round's finished tasks)
+    reaches `count`. The cores used are taken from the first finished task to the last, so that
+    the clusters' start-up is left out."""
     # Every block is due, and woken, at its commit: no timers.
     processes = [deployment.start_cluster(timers=False) for _ in range(clusters)]
     deadline = time.monotonic() + timeout
+    before = first = None
     try:
-        while not done():
+        while (done := deployment.sql(finished)[0][0]) < count:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"not finished in {timeout} s:\n{deployment.logs()}")
-            time.sleep(0.5)
+            if done and before is None:
+                before, first = cpu_snapshot(), time.monotonic()
+            time.sleep(0.05)
+        if before is not None:  # before they end
+            CORES[row].append(cores_busy(before, cpu_snapshot(), time.monotonic() - first))
     finally:
         for process in processes:
             process_group_stop(process)
@@ -74,29 +94,25 @@ def product_round(deployment: Deployment, count: int, clusters: int) -> float:
     start = deployment.sql("SELECT COALESCE(MAX(id), 0) FROM eventtree_block")[0][0]
     for number in range(count):
         deployment.submit("one-block", {"name": f"visitor {number}"})
-    query = f"SELECT state, finished_at FROM eventtree_block WHERE id > {start}"
-    run_cluster_until(deployment, clusters, lambda: all(state == "done" for state, _ in deployment.sql(query)))
-    return rate([finished for _, finished in deployment.sql(query)])
+    run_cluster_until(deployment, clusters, f"SELECT COUNT(*) FROM eventtree_block WHERE id > {start} "
+                      "AND state = 'done'", count, PRODUCT)
+    return rate([row[0] for row in deployment.sql(f"SELECT finished_at FROM eventtree_block WHERE id > {start}")])
 
 
 def baseline_round(deployment: Deployment, count: int, clusters: int) -> float:
     start = deployment.sql("SELECT COALESCE(MAX(id), 0) FROM bench_baseline_counter")[0][0]
     deployment.manage("bench_enqueue", str(count))
-    query = f"SELECT done_at FROM bench_baseline_counter WHERE id > {start}"
-    run_cluster_until(deployment, clusters, lambda: all(done for (done,) in deployment.sql(query)))
-    return rate([done for (done,) in deployment.sql(query)])
+    run_cluster_until(deployment, clusters, f"SELECT COUNT(*) FROM bench_baseline_counter WHERE id > {start} "
+                      "AND done_at IS NOT NULL", count, BASELINE)
+    return rate([row[0] for row in deployment.sql(f"SELECT done_at FROM bench_baseline_counter WHERE id > {start}")])
 
 
 def unit_of_work_round(deployment: Deployment, count: int, clusters: int) -> float:
     start = deployment.sql("SELECT COALESCE(MAX(id), 0) FROM bench_baseline_job")[0][0]
     deployment.manage("bench_enqueue", str(count), "--unit-of-work")
-    query = f"SELECT state, finished_at FROM bench_baseline_job WHERE id > {start}"
-    run_cluster_until(deployment, clusters, lambda: all(state == "done" for state, _ in deployment.sql(query)))
-    return rate([finished for _, finished in deployment.sql(query)])
-
-
-BASELINE = "baseline: bare django-q2 async_task"
-BY_HAND = "a block's statements by hand"
+    run_cluster_until(deployment, clusters, f"SELECT COUNT(*) FROM bench_baseline_job WHERE id > {start} "
+                      "AND state = 'done'", count, BY_HAND)
+    return rate([row[0] for row in deployment.sql(f"SELECT finished_at FROM bench_baseline_job WHERE id > {start}")])
 
 
 def main() -> None:
@@ -110,11 +126,11 @@ def main() -> None:
     workers = {"EVENTTREE_WORKERS": str(options.workers)}
     with bench_deployment(broker=options.broker, package=PACKAGE, env=workers) as deployment:
         deployment.start_web()
-        rates: dict[str, list[float]] = {BASELINE: [], BY_HAND: [], "one-action blocks": []}
+        rates: dict[str, list[float]] = {BASELINE: [], BY_HAND: [], PRODUCT: []}
         for _ in range(options.rounds):
             rates[BASELINE].append(baseline_round(deployment, options.blocks, options.clusters))
             rates[BY_HAND].append(unit_of_work_round(deployment, options.blocks, options.clusters))
-            rates["one-action blocks"].append(product_round(deployment, options.blocks, options.clusters))
+            rates[PRODUCT].append(product_round(deployment, options.blocks, options.clusters))
     print(environment())
     clusters = "one qcluster" if options.clusters == 1 else f"{options.clusters} qclusters"
     print(f"set-up: {'PostgreSQL + Redis' if options.broker == 'redis' else 'SQLite + ORM broker'}, {clusters} "
@@ -125,6 +141,12 @@ def main() -> None:
     for name, values in rates.items():
         median = statistics.median(values)
         print(f"{name:<38}{', '.join(f'{value:.1f}' for value in values):>26}{median:>9.1f}  {median / baseline:.2f}x")
+    kinds = KINDS
+    print(f"\ncores kept busy while the clusters ran, by kind of process (median of rounds; {os.cpu_count()} "
+          f"on this machine; a single process at 1.00 is the limit)")
+    print(f"{'':<38}" + "".join(f"{kind:>23}" for kind in kinds))
+    for name in rates:
+        print(f"{name:<38}" + "".join(f"{statistics.median(r[kind] for r in CORES[name]):>23.2f}" for kind in kinds))
 
 
 if __name__ == "__main__":
