@@ -5,4 +5,5 @@ from bench.baseline import views
 urlpatterns = [
     path("entries/", views.EntryCreate.as_view()),
     path("constant.json", views.constant),
+    path("by-hand/", views.submit_by_hand),
 ]
