@@ -75,10 +75,12 @@ def block_run(block_id: int) -> BlockState | None:
                 run_settle(run.pk)
                 run_changed(run)
             return BlockState.CANCELLED
+        # Read before the transaction: on SQLite it holds the database's one write lock throughout.
+        form = form_cached(form_id=run.tree.form_id)
         with transaction.atomic():
             # Locking the record serialises blocks that update it, so none loses another's update.
             record = Record.objects.select_for_update().get(pk=run.record_id)
-            record.form = form_cached(form_id=record.form_id)
+            record.form = form
             context = RunContext(run=run, record=record, phase=Phase.BACKGROUND, attempt=block.attempts,
                                  block=block, record_creator=record_create_and_fire)
             walk(children, context)
