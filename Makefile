@@ -16,7 +16,7 @@ run: setup
 test: setup system-deps
 	$(VENV)/bin/pytest
 
-setup: $(VENV)/.installed static/vendor/sortablejs/Sortable.min.js
+setup: $(VENV)/.installed static/vendor/sortablejs/Sortable.min.js build/axe/axe.min.js
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,12 @@ static/vendor/sortablejs/Sortable.min.js:
 	mkdir -p build/npm static/vendor/sortablejs
 	npm install --no-save --no-audit --no-fund --silent --prefix build/npm sortablejs@~1.15.6
 	cp build/npm/node_modules/sortablejs/Sortable.min.js build/npm/node_modules/sortablejs/LICENSE static/vendor/sortablejs/
+
+# axe-core, which the accessibility browser test injects into the pages: kept in build/, never served.
+build/axe/axe.min.js:
+	mkdir -p build/npm build/axe
+	npm install --no-save --no-audit --no-fund --silent --prefix build/npm axe-core@~4.10
+	cp build/npm/node_modules/axe-core/axe.min.js build/npm/node_modules/axe-core/LICENSE build/axe/
 
 # Servers and the browser the tests drive: Debian's chromium, redis-server and PostgreSQL.
 system-deps:
