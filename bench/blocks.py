@@ -81,10 +81,10 @@ def run_cluster_until(deployment: Deployment, clusters: int, finished: str, coun
             if time.monotonic() > deadline:
                 raise RuntimeError(f"not finished in {timeout} s:\n{deployment.logs()}")
             if done and before is None:
-                before, first = cpu_snapshot(), time.monotonic()
+                before, first = cpu_snapshot(deployment.server_pids), time.monotonic()
             time.sleep(0.05)
         if before is not None:  # before they end
-            CORES[row].append(cores_busy(before, cpu_snapshot(), time.monotonic() - first))
+            CORES[row].append(cores_busy(before, cpu_snapshot(deployment.server_pids), time.monotonic() - first))
     finally:
         for process in processes:
             process_group_stop(process)

@@ -30,4 +30,7 @@ def bench_deployment(*, broker: str, package: dict[str, Any], env: dict[str, str
             env={"DJANGO_SETTINGS_MODULE": "bench.settings", **(env or {})}))
         deployment.install()
         deployment.import_form(package)
+        # PostgreSQL detaches from this process: its main process, for bench/environment.cpu_snapshot.
+        deployment.server_pids = ({int((postgres.dir / "data" / "postmaster.pid").read_text().split()[0])}
+                                  if broker == "redis" else set())
         yield deployment

@@ -26,10 +26,11 @@ def environment() -> str:
 KINDS = ["workers", "busiest worker process", "PostgreSQL", "Redis", "web and benchmark", "rest of the machine"]
 
 
-def cpu_snapshot() -> dict[int, tuple[str, float]]:
+def cpu_snapshot(roots: set[int] = frozenset()) -> dict[int, tuple[str, float]]:
     """Each live process with its kind and the CPU seconds (user + system) it used so far: the
     worker clusters (`qcluster`), PostgreSQL, Redis and the rest of this benchmark (itself, the web
-    server), all descendants of this process; then everything else on the machine."""
+    server), all descendants of this process or of `roots` (servers that detached); then
+    everything else on the machine."""
     ticks = os.sysconf("SC_CLK_TCK")
     parents, used, commands = {}, {}, {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -40,7 +41,7 @@ def cpu_snapshot() -> dict[int, tuple[str, float]]:
             continue  # ended meanwhile
         pid = int(stat.parent.name)
         parents[pid], used[pid], commands[pid] = int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks, command
-    ours, grew = {os.getpid()}, True
+    ours, grew = {os.getpid(), *roots}, True
     while grew:  # a child may have a lower pid than its parent: look again until nothing is added
         grew = False
         for pid, parent in parents.items():
