@@ -16,12 +16,12 @@ if TYPE_CHECKING:
 
 
 class SetFlagConfig(forms.Form):
-    name = forms.CharField(max_length=200)
+    name = forms.CharField(max_length=200, help_text="The flag's name, as a form's completion flags name it.")
     field = forms.CharField(
         max_length=64,
         required=False,
         validators=[identifier_validator],
-        help_text="Also set this record field to true.",
+        help_text="Optional: also set this record field to true.",
     )
 
 
@@ -45,11 +45,11 @@ class SetFlag(BaseAction):
 
 
 class ProgressConfig(forms.Form):
-    name = forms.CharField(max_length=200)
-    title = TemplateField(max_length=200)
+    name = forms.CharField(max_length=200, help_text="Names the bar: a later Progress node with this name updates it.")
+    title = TemplateField(max_length=200, help_text="A template: the bar's title, shown to the visitor.")
     total = TemplateField(help_text="A number or a template; default 100.")
-    done = TemplateField(help_text="A number or a template.")
-    message = TemplateField(max_length=500)
+    done = TemplateField(help_text="A number or a template: how much of the total is done.")
+    message = TemplateField(max_length=500, help_text="A template: a line shown under the bar.")
 
 
 # The largest number a progress item stores (its columns are 32-bit).
@@ -86,7 +86,7 @@ class ProgressAction(BaseAction):
 
 
 class LogConfig(forms.Form):
-    message = TemplateField(required=True)
+    message = TemplateField(required=True, help_text="A template: the line written to the run's trace.")
 
 
 class Log(BaseAction):
@@ -104,7 +104,7 @@ class Log(BaseAction):
 
 
 class FailConfig(forms.Form):
-    message = TemplateField(required=True, help_text="Shown on the form when it fails before the redirect.")
+    message = TemplateField(required=True, help_text="A template: shown on the form when it fails before the redirect.")
 
 
 class Fail(BaseAction):

@@ -30,8 +30,8 @@ def recipient_templates(text: str) -> list[str]:
 
 class SendEmailConfig(forms.Form):
     to = TemplateField(required=True, help_text="Addresses, comma-separated; e.g. {{ record.email }}. Each part must give one address.")
-    subject = TemplateField(required=True)
-    body = TemplateField(required=True, widget=forms.Textarea)
+    subject = TemplateField(required=True, help_text="A template; one line.")
+    body = TemplateField(required=True, widget=forms.Textarea, help_text="A template: the email's text.")
     html = forms.BooleanField(required=False, help_text="Also send the body as HTML (escaped values).")
 
     def clean_to(self) -> str:

@@ -15,8 +15,9 @@ if TYPE_CHECKING:
 
 
 class SetFieldConfig(forms.Form):
-    field = forms.CharField(max_length=64, validators=[identifier_validator])
-    value = TemplateField(help_text="A template, e.g. A:{{ record.name }}")
+    field = forms.CharField(max_length=64, validators=[identifier_validator],
+                            help_text="The field of this form's record that gets the value.")
+    value = TemplateField(help_text="A template, e.g. A:{{ record.name }}; converted to the field's type.")
 
 
 class SetField(BaseAction):
@@ -38,8 +39,12 @@ class SetField(BaseAction):
 
 
 class CreateRecordConfig(forms.Form):
-    form = forms.SlugField(help_text="Slug of the form to create a record in.")
-    values = TemplateMappingField(required=False, help_text='{"field": "template"}')
+    form = forms.SlugField(help_text="The address (slug) of the form to create a record in.")
+    values = TemplateMappingField(
+        required=False,
+        help_text='The new record\'s values: a JSON object of that form\'s field names and templates, '
+        'e.g. {"name": "{{ record.name }}"}.',
+    )
 
 
 class CreateRecord(BaseAction):

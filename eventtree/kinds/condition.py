@@ -21,9 +21,10 @@ CHOICE_OPERATORS = ("eq", "ne", "contains")
 
 
 class ConditionForm(forms.Form):
-    field = forms.ChoiceField()
-    op = forms.ChoiceField(choices=list(OPERATORS.items()), label="Test")
-    value = forms.CharField(required=False)
+    field = forms.ChoiceField(help_text="The field of the record to test, as it is when the walk gets here.")
+    op = forms.ChoiceField(choices=list(OPERATORS.items()), label="Test",
+                           help_text="How the field's value is compared with the value below.")
+    value = forms.CharField(required=False, help_text="Compared with the field's value; not used by 'is empty' and 'is set'.")
 
     def __init__(self, *args: Any, field_names: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -23,9 +23,10 @@ MAX_DELAY_TEXT = "10 years (3653 days)"
 
 
 class DelayForm(forms.Form):
-    field = forms.ChoiceField(required=False, label="Relative to")
-    amount = forms.IntegerField(min_value=0, initial=0)
-    unit = forms.ChoiceField(choices=UNITS, initial="60")
+    field = forms.ChoiceField(required=False, label="Relative to",
+                              help_text="The submit, for a duration; or a date field of the record, for a moment.")
+    amount = forms.IntegerField(min_value=0, initial=0, help_text="How long; 0 is at once (or at the date).")
+    unit = forms.ChoiceField(choices=UNITS, initial="60", help_text="The unit of the amount.")
     direction = forms.ChoiceField(choices=[("after", "after"), ("before", "before")], initial="after",
                                   help_text="Only for a date field.")
 
