@@ -11,6 +11,13 @@ from eventtree.actions.base import TemplateField
 from eventtree.engine.alerts import alert_email_problems
 from eventtree.engine.values import field_default_clean, field_name_problem
 from eventtree.kinds import kind_registry
+from eventtree.inputs.node_config import (
+    field_pickers,
+    node_auto_id,
+    template_inputs_describe,
+    template_keys,
+    template_variables,
+)
 from eventtree.kinds.base import EmptyConfigForm
 from eventtree.models import EventTree, Field, FieldType, Form, Node
 
@@ -152,14 +159,24 @@ class TreeCreateForm(forms.ModelForm):
 
 
 class LabelForm(forms.Form):
-    label = forms.CharField(max_length=200, required=False, help_text="Optional; shown instead of the summary.")
+    label = forms.CharField(max_length=200, required=False,
+                            help_text="Optional; shown instead of the summary, and to visitors for a Background or Delay.")
 
 
 def node_config_form(node: Node, fields: list[Field], data: Any = None) -> forms.Form:
-    """The config form of a node's kind (or action type), bound to `data` or to its stored config."""
+    """The config form of a node's kind (or action type), bound to `data` or to its stored config,
+    as the editor shows it: ids of its own, a <select> of `fields` for each key that names a
+    field, and each template input pointing at the list of variables (`vars-<node id>`): the
+    form's `variables`, empty when it has no template."""
     if node.kind not in kind_registry:
-        return EmptyConfigForm(data, prefix="config")
-    return kind_registry.get(node.kind).config_form(node, fields, data)
+        return EmptyConfigForm(data, prefix="config", auto_id=node_auto_id(node))
+    kind = kind_registry.get(node.kind)
+    form = kind.config_form(node, fields, data)
+    form.auto_id = node_auto_id(node)
+    field_pickers(form, kind.field_keys(node), fields)
+    template_inputs_describe(form, f"vars-{node.pk}")
+    form.variables = template_variables(fields) if template_keys(form) else []
+    return form
 
 
 def node_config_clean(node: Node, form: forms.Form, fields: list[Field]) -> dict[str, Any] | None:

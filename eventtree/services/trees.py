@@ -104,6 +104,36 @@ def node_delete(*, node: Node) -> None:
         positions_save(list(Node.objects.filter(tree_id=node.tree_id, parent_id=parent_id).order_by("position", "id")))
 
 
+def node_duplicate(*, node: Node) -> Node:
+    """Copy `node` with its whole subtree (labels and configs) right after it, under the same
+    parent; returns the copy of `node`. One INSERT per level of the subtree, whatever its size."""
+    with transaction.atomic():
+        tree_locked(node.tree_id)
+        loaded = list(Node.objects.filter(tree_id=node.tree_id).order_by("position", "id"))
+        tree_build(loaded)  # gives each loaded node its child_nodes
+        original = next((item for item in loaded if item.pk == node.pk), None)
+        if original is None:
+            raise TreeEditError("That node is not part of this tree (it may have been deleted).")
+        siblings = [item for item in loaded if item.parent_id == original.parent_id]
+        copy = node_copy(original, parent_id=original.parent_id, position=original.position + 1)
+        copy.save()
+        siblings.insert(siblings.index(original) + 1, copy)
+        positions_save(siblings)
+        level = [(original, copy)]
+        while level:
+            children = [(child, node_copy(child, parent_id=made.pk, position=child.position))
+                        for item, made in level for child in item.child_nodes]
+            Node.objects.bulk_create([made for _, made in children])
+            level = children
+    return copy
+
+
+def node_copy(node: Node, *, parent_id: int | None, position: int) -> Node:
+    """An unsaved copy of `node` (not its children) under `parent_id`."""
+    return Node(tree_id=node.tree_id, parent_id=parent_id, position=position, kind=node.kind, action=node.action,
+                label=node.label, config=json_copy(node.config))
+
+
 def node_move(*, node: Node, parent_id: int | None, index: int) -> Node:
     """Move a node (with its subtree) under `parent_id` (None: the root) at `index`."""
     with transaction.atomic():

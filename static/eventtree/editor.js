@@ -1,8 +1,10 @@
 // Tree editor glue: SortableJS drag-and-drop on every node list, and the node tools, each sent
 // with htmx. The tools that need JavaScript are written once in the page (#node-tools) and added
-// here to each node's card; without JavaScript the node's page (its Edit link) has them as forms.
-// The server answers an edit with what changed (swapped out of band) and, for a move, where the
-// node now is; this file only puts the node there.
+// here to each node's card, each named after its node ("Move “Send email” up"); without
+// JavaScript the node's page (its Edit link) has them as forms. The server answers an edit with
+// what changed (swapped out of band) and where focus goes; this file puts a moved node where the
+// server says, asks before a delete, folds containers, keeps unsaved typing across swaps, and
+// says when a request fails.
 (function () {
   "use strict";
 
@@ -10,17 +12,38 @@
     return document.getElementById("tree");
   }
 
+  function idOf(item) {
+    return item.id.replace(/^(node|card)-/, "");
+  }
+
   function nodeUrl(pattern, item) {
-    return tree().dataset[pattern].replace("{id}", item.id.slice("node-".length));
+    return tree().dataset[pattern].replace("{id}", idOf(item));
   }
 
   function parentId(list) {
     var owner = list.closest(".node");
-    return owner ? owner.id.slice("node-".length) : "";
+    return owner ? idOf(owner) : "";
   }
 
   function listOf(parent) {
     return parent ? document.querySelector("#node-" + parent + " > .node-list") : document.querySelector("#tree .root-list");
+  }
+
+  function cardOf(element) {
+    var item = element.closest(".node");
+    return item && item.querySelector(":scope > .node-card");
+  }
+
+  // A node's name, as its Edit link says it (the server writes it: the label, or the summary).
+  function nodeName(card) {
+    var edit = card && card.querySelector(":scope > .node-row .node-tools > a");
+    var label = edit ? edit.getAttribute("aria-label") || "" : "";
+    return label.replace(/^Edit “/, "").replace(/”$/, "");
+  }
+
+  function named(button, name) {
+    var words = button.dataset.name;
+    if (words) button.setAttribute("aria-label", words.replace("{}", name));
   }
 
   // The page no longer matches the server (another builder's edit, a lost answer): reload the tree.
@@ -36,11 +59,87 @@
     spans.forEach(function (span) {
       if (span.querySelector("button")) return;
       span.append(tools.content.cloneNode(true));
-      if (span.closest(".node-card").querySelector(".kind-action")) {
+      var card = span.closest(".node-card");
+      if (card.querySelector(".kind-action")) {
         var inside = span.querySelector('[data-op="inside"]');
         inside.textContent = inside.dataset.onError;
+        inside.dataset.name = inside.dataset.onErrorName;
       }
+      var name = nodeName(card);
+      span.querySelectorAll("button").forEach(function (button) {
+        named(button, name);
+      });
     });
+  }
+
+  // Folding: a container (or an action with nodes on its error port) has a ▾ button before its
+  // kind that hides its children; which nodes are folded is kept per tree in localStorage.
+  function foldedKey() {
+    return "eventtree:folded:" + (tree() ? tree().dataset.treeUrl : "");
+  }
+
+  function foldedIds() {
+    try {
+      return JSON.parse(window.localStorage.getItem(foldedKey()) || "[]");
+    } catch (error) {
+      return [];
+    }
+  }
+
+  function foldedSave(id, folded) {
+    var ids = foldedIds().filter(function (other) {
+      return other !== id;
+    });
+    if (folded) ids.push(id);
+    try {
+      window.localStorage.setItem(foldedKey(), JSON.stringify(ids));
+    } catch (error) {
+      // Storage full or refused: the fold still holds until the page is left.
+    }
+  }
+
+  function foldSet(item, folded) {
+    var toggle = item.querySelector(":scope > .node-card .node-toggle");
+    item.classList.toggle("is-folded", folded);
+    if (!toggle) return;
+    toggle.setAttribute("aria-expanded", folded ? "false" : "true");
+    var count = item.querySelectorAll(":scope > .node-list .node").length;
+    toggle.querySelector("span").textContent = folded ? "▸" : "▾";
+    toggle.dataset.count = folded ? String(count) : "";
+  }
+
+  function foldToggles() {
+    var template = document.getElementById("node-toggle");
+    if (!template || !tree()) return;
+    var folded = foldedIds();
+    tree().querySelectorAll(".node").forEach(function (item) {
+      var card = item.querySelector(":scope > .node-card");
+      var list = item.querySelector(":scope > .node-list");
+      if (!card || !list) return;
+      var container = !card.querySelector(".kind-action") || list.querySelector(".node");
+      var toggle = card.querySelector(".node-toggle");
+      if (container && !toggle) {
+        var row = card.querySelector(".node-row");
+        row.insertBefore(template.content.cloneNode(true), row.querySelector(".kind"));
+        toggle = card.querySelector(".node-toggle");
+        named(toggle, nodeName(card));
+        list.id = "children-" + idOf(item);
+        toggle.setAttribute("aria-controls", list.id);
+      } else if (!container && toggle) {
+        toggle.remove();
+      }
+      foldSet(item, Boolean(container) && folded.indexOf(idOf(item)) >= 0);
+    });
+  }
+
+  // Unfold what hides `element`, so that it can be seen and take focus.
+  function unfoldAround(element) {
+    var item = element.parentElement && element.parentElement.closest(".node.is-folded");
+    while (item) {
+      foldSet(item, false);
+      foldedSave(idOf(item), false);
+      item = item.parentElement && item.parentElement.closest(".node.is-folded");
+    }
   }
 
   function initLists(root) {
@@ -69,37 +168,106 @@
     });
   }
 
-  // The node tools: ↑ ↓ → ← ✕ post to the node's move or delete URL; Edit, + after and + inside
-  // open in place (the edit form, the add menu); Cancel and Close take away what they belong to.
+  // Delete asks first, in the node's card: "Delete “X” and the 3 nodes inside it?".
+  function deleteAsk(button) {
+    var card = button.closest(".node-card");
+    var question = card.querySelector(":scope > .delete-question");
+    if (!question) {
+      var item = card.closest(".node");
+      var inside = item.querySelectorAll(":scope > .node-list .node").length;
+      var words = "Delete “" + nodeName(card) + "”" +
+        (inside ? " and the " + inside + " node" + (inside === 1 ? "" : "s") + " inside it?" : "?");
+      card.querySelector(".node-row").after(document.getElementById("delete-question").content.cloneNode(true));
+      question = card.querySelector(":scope > .delete-question");
+      question.querySelector(".delete-words").textContent = words;
+      question.setAttribute("aria-label", words);
+      question.querySelector('[data-op="delete-yes"]').setAttribute("aria-label", "Yes, delete “" + nodeName(card) + "”");
+    }
+    question.querySelector('[data-op="delete-no"]').focus();
+  }
+
+  function menuOpener(menu) {
+    var after = menu.querySelector('input[name="after"]');
+    var parent = menu.querySelector('input[name="parent"]');
+    if (after) return document.querySelector("#card-" + after.value + ' [data-op="after"]');
+    if (parent) return document.querySelector("#card-" + parent.value + ' [data-op="inside"]');
+    return document.querySelector("#tree .add-root > a");
+  }
+
+  function close(element) {
+    var menu = element.closest(".add-menu");
+    if (menu) {
+      var opener = menuOpener(menu);
+      menu.remove();
+      if (opener) opener.focus();
+      return;
+    }
+    var form = element.closest(".node-edit");
+    var card = form.closest(".node-card");
+    form.remove();
+    var edit = card && card.querySelector(".node-tools > a");
+    if (edit) edit.focus();
+  }
+
+  // The node tools: ↑ ↓ → ← ⧉ post to the node's move or duplicate URL, ✕ asks before it posts
+  // to its delete URL; Edit, + after and + inside open in place (the edit form, the add menu);
+  // Cancel and Close take away what they belong to.
   document.addEventListener("click", function (event) {
     var target = event.target.closest("#tree [data-op], #tree .node-tools > a, #tree .add-root > a, #tree [data-close]");
     if (!target || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey) return;
     event.preventDefault();
+    var op = target.dataset.op;
     if (target.hasAttribute("data-close")) {
-      target.closest(".add-menu, .node-edit").remove();
+      close(target);
     } else if (target.tagName === "A") {
-      htmx.ajax("GET", target.getAttribute("href"), { source: target });
-    } else if (target.dataset.op === "after" || target.dataset.op === "inside") {
-      var id = target.closest(".node").id.slice("node-".length);
-      var query = target.dataset.op === "after" ? "?after=" : "?parent=";
-      htmx.ajax("GET", tree().dataset.addUrl + query + id, { source: target });
-    } else if (target.dataset.op === "delete") {
+      var open = target.closest(".node-card") && target.closest(".node-card").querySelector(":scope > .node-edit");
+      if (open) focusFirstField(open); // already open: its typing stays
+      else htmx.ajax("GET", target.getAttribute("href"), { source: target });
+    } else if (op === "after" || op === "inside") {
+      var query = op === "after" ? "?after=" : "?parent=";
+      htmx.ajax("GET", tree().dataset.addUrl + query + idOf(target.closest(".node")), { source: target });
+    } else if (op === "toggle") {
       var item = target.closest(".node");
-      var inside = item.querySelector(".node-list .node") ? " and everything inside it" : "";
-      if (window.confirm("Delete this node" + inside + "?")) {
-        htmx.ajax("POST", nodeUrl("deleteUrl", item), { source: target });
-      }
+      var folded = !item.classList.contains("is-folded");
+      foldSet(item, folded);
+      foldedSave(idOf(item), folded);
+    } else if (op === "delete") {
+      deleteAsk(target);
+    } else if (op === "delete-no") {
+      var card = target.closest(".node-card");
+      target.closest(".delete-question").remove();
+      card.querySelector('.node-tools [data-op="delete"]').focus();
+    } else if (op === "delete-yes") {
+      htmx.ajax("POST", nodeUrl("deleteUrl", target.closest(".node")), { source: target });
+    } else if (op === "duplicate") {
+      htmx.ajax("POST", nodeUrl("duplicateUrl", target.closest(".node")), { source: target });
     } else {
       htmx.ajax("POST", nodeUrl("moveUrl", target.closest(".node")), {
         source: target,
-        values: { direction: target.dataset.op },
+        values: { direction: op },
       });
     }
   });
 
+  // Escape closes an add menu, or answers "Keep it" to a delete's question.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape" || !event.target.closest) return;
+    var menu = event.target.closest("#tree .add-menu");
+    var question = event.target.closest("#tree .delete-question");
+    if (menu) close(menu);
+    else if (question) question.querySelector('[data-op="delete-no"]').click();
+  });
+
+  function focusFirstField(form) {
+    var field = form.querySelector("input:not([type=hidden]), select, textarea");
+    if (field) field.focus();
+  }
+
   function focus(selector) {
     var element = selector && document.querySelector(selector);
-    if (element) element.focus();
+    if (!element) return;
+    unfoldAround(element);
+    element.focus();
   }
 
   // After an edit: put a moved node where the server says it now is, drop the test-run marks
@@ -117,6 +285,7 @@
     document.querySelectorAll("#tree .test-step").forEach(function (mark) {
       mark.remove();
     });
+    foldToggles();
     focus(event.detail.focus);
   });
 
@@ -136,8 +305,150 @@
     }
   });
 
+  // Unsaved typing is never dropped by a swap: an edit form whose values differ from those it
+  // opened with is taken out before its card (or the whole tree) is replaced, and put back in
+  // the new card. The form being saved is not kept: its answer says what became of it.
+  var unsaved = {};
+
+  function formState(form) {
+    return new URLSearchParams(new FormData(form)).toString();
+  }
+
+  function keepUnsaved(target) {
+    document.querySelectorAll("#tree form.node-edit").forEach(function (form) {
+      var card = form.closest(".node-card");
+      if (!card || !target.contains(form) || form.dataset.sending) return;
+      if (formState(form) !== form.dataset.opened) unsaved[card.id] = form;
+    });
+  }
+
+  function putBackUnsaved() {
+    Object.keys(unsaved).forEach(function (cardId) {
+      var card = document.getElementById(cardId);
+      if (card && !card.contains(unsaved[cardId])) {
+        if (!card.querySelector(":scope > .node-edit")) card.append(unsaved[cardId]);
+        delete unsaved[cardId];
+      }
+    });
+  }
+
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (event.detail.target) keepUnsaved(event.detail.target);
+  });
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    if (event.detail.target) keepUnsaved(event.detail.target);
+  });
+  document.addEventListener("htmx:oobAfterSwap", putBackUnsaved);
+  document.addEventListener("htmx:afterSwap", putBackUnsaved);
+  document.addEventListener("htmx:afterSettle", function () {
+    putBackUnsaved();
+    unsaved = {};
+  });
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var form = event.detail.elt;
+    if (form.matches && form.matches("form.node-edit")) form.dataset.sending = "1";
+  });
+
+  window.addEventListener("beforeunload", function (event) {
+    var changed = Array.prototype.some.call(document.querySelectorAll("#tree form.node-edit"), function (form) {
+      return !form.dataset.sending && formState(form) !== form.dataset.opened;
+    });
+    if (changed) event.preventDefault();
+  });
+
+  // A request that fails is said in #request-error (role=alert), never silently dropped.
+  function requestError(message, elt) {
+    var region = document.getElementById("request-error");
+    if (!region) return;
+    var alert = document.createElement("p");
+    alert.className = "alert alert-error";
+    alert.textContent = message;
+    region.replaceChildren(alert);
+    if (elt && elt.classList && elt.classList.contains("node")) reloadTree(); // a drop the page shows
+  }
+
+  function statusWords(status) {
+    if (status === 403) return "You may not make this change (403 Forbidden).";
+    if (status === 404) return "What you changed is gone: someone may have deleted it (404). Reload the page.";
+    if (status === 409 || status === 400) return "The server refused this change (" + status + "). Reload the page and try again.";
+    if (status >= 500) return "The server failed to make this change (" + status + "). Nothing was saved; try again, or reload the page.";
+    return "The change was refused (" + status + "). Reload the page and try again.";
+  }
+
+  document.addEventListener("htmx:responseError", function (event) {
+    requestError(statusWords(event.detail.xhr.status), event.detail.elt);
+  });
+
+  document.addEventListener("htmx:sendError", function (event) {
+    requestError("The change could not be sent: the server cannot be reached. Nothing was saved; check the connection and try again.",
+      event.detail.elt);
+  });
+
+  // Focus never falls to the page: if a swap took the focused element away and the answer said
+  // nowhere else (eventtree:changed and eventtree:focus come first), focus goes back to the
+  // control that sent the request, else to what the answer said above the tree, else to a
+  // control of the same id, else to the node's Edit link, else to the editor's heading.
+  var lastSource = null;
+  var lastCardId = "";
+
+  function focusLost() {
+    var active = document.activeElement;
+    return !active || active === document.body || !active.isConnected;
+  }
+
+  function focusBack() {
+    if (!focusLost()) return;
+    var source = lastSource;
+    var heading = document.querySelector("#editor h1");
+    var target = (source && source.isConnected && source) ||
+      document.querySelector("#request-error .alert, #tree-alert .alert") ||
+      (source && source.id && document.getElementById(source.id)) ||
+      (lastCardId && document.querySelector("#" + lastCardId + " .node-tools > a")) ||
+      heading;
+    if (!target) return;
+    if (target.matches(".alert, h1")) target.setAttribute("tabindex", "-1");
+    unfoldAround(target);
+    target.focus();
+  }
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail.elt;
+    if (!elt || !elt.closest || elt.closest(".template-preview")) return;
+    lastSource = elt;
+    var card = elt.closest(".node-card");
+    lastCardId = card ? card.id : "";
+  });
+
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var elt = event.detail.elt;
+    var region = document.getElementById("request-error");
+    if (event.detail.successful && region && elt && elt.closest && !elt.closest(".template-preview")) {
+      region.replaceChildren();
+    }
+  });
+
+  document.addEventListener("htmx:afterSettle", function () {
+    window.setTimeout(focusBack, 0);
+  });
+
   htmx.onLoad(function (element) {
     addTools(element);
     if (window.Sortable) initLists(element);
+    var forms = element.matches && element.matches("form.node-edit") ? [element] : [];
+    forms = forms.concat(Array.prototype.slice.call(element.querySelectorAll("form.node-edit")));
+    forms.forEach(function (form) {
+      if (form.dataset.opened === undefined) form.dataset.opened = formState(form);
+    });
+    var menu = element.matches && element.matches(".add-menu") ? element : element.querySelector(".add-menu");
+    if (menu && !menu.hasAttribute("aria-label")) {
+      var card = menu.closest(".node-card");
+      var name = card ? nodeName(card) : "";
+      var where = menu.querySelector('input[name="after"]') ? "after “" + name + "”"
+        : !card ? "at the end of the tree"
+          : card.querySelector(".kind-action") ? "to run if “" + name + "” fails" : "inside “" + name + "”";
+      menu.setAttribute("aria-label", "Add a node " + where);
+    }
+    foldToggles();
   });
 })();

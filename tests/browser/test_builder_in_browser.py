@@ -37,7 +37,7 @@ def save(page: Page, editor: Locator) -> None:
 
 def set_field(page: Page, opener: Locator, field: str, value: str) -> None:
     editor = add_node(page, opener, "Set field")
-    editor.get_by_label("Field").fill(field)
+    editor.get_by_label("Field").select_option(field)
     editor.get_by_label("Value").fill(value)
     save(page, editor)
 
@@ -77,9 +77,9 @@ def test_build_the_reference_tree_publish_it_and_change_it_while_the_form_is_liv
     editor = add_node(page, add_at_end, "Background")
     editor.get_by_label("Label").fill("Slow part")
     save(page, editor)
-    set_field(page, row(page, "Slow part").get_by_role("button", name="+ inside"), "field_b", "B")
-    set_field(page, row(page, "set field_b").get_by_role("button", name="+ after"), "field_c", "C")
-    editor = add_node(page, row(page, "set field_c").get_by_role("button", name="+ after"), "Send email")
+    set_field(page, row(page, "Slow part").get_by_role("button", name=re.compile("^Add a node inside")), "field_b", "B")
+    set_field(page, row(page, "set field_b").get_by_role("button", name=re.compile("^Add a node after")), "field_c", "C")
+    editor = add_node(page, row(page, "set field_c").get_by_role("button", name=re.compile("^Add a node after")), "Send email")
     editor.get_by_label("To").fill("{{ record.email }}")
     editor.get_by_label("Subject").fill("Welcome {{ record.name }}")
     editor.get_by_label("Body").fill("Hello {{ record.name }}")
@@ -124,7 +124,7 @@ def test_build_the_reference_tree_publish_it_and_change_it_while_the_form_is_liv
     expect(page.locator(".publish-bar")).to_contain_text("Live: version 1")
     unconfigured.locator(".node-row").get_by_role("link", name=re.compile("^Edit")).click()
     editor = page.locator("form.node-edit")
-    editor.get_by_label("Field").fill("field_d")
+    editor.get_by_label("Field").select_option("field_d")
     editor.get_by_label("Value").fill("D2")
     save(page, editor)
     publish(page, note="field_d says D2")
@@ -211,7 +211,7 @@ def test_move_by_drag_and_drop_and_by_buttons(staff_page: Page, live_server):
     expect(page.locator(".root-list > .node").first).to_contain_text("fourth")
 
     with page.expect_response(re.compile(r"/move/$")):
-        item(page, "first").locator(":scope > .node-card").get_by_role("button", name="Move down").click()
+        item(page, "first").locator(":scope > .node-card").get_by_role("button", name=re.compile("^Move “.*” down$")).click()
 
     expected = ["log 'fourth'", "log 'second'", "log 'first'", "log 'third'"]
     expect(page.locator(".root-list > .node > .node-card .summary")).to_have_text(expected)
@@ -224,7 +224,7 @@ def test_move_by_drag_and_drop_and_by_buttons(staff_page: Page, live_server):
     # Leave and come back with the browser's back button: the page shows the saved order, not a
     # copy from before the edits.
     with page.expect_response(re.compile(r"/move/$")):
-        item(page, "third").locator(":scope > .node-card").get_by_role("button", name="Move up").click()
+        item(page, "third").locator(":scope > .node-card").get_by_role("button", name=re.compile("^Move “.*” up$")).click()
     page.get_by_role("link", name="Moves").first.click()
     expect(page.get_by_role("heading", name="Moves", level=1)).to_be_visible()
     page.go_back()
@@ -260,10 +260,10 @@ def test_a_move_changes_only_what_it_changed_and_the_page_matches_a_reload(staff
     expect(page.locator(".publish-bar")).to_contain_text("Draft differs from version 1: 1 node new or changed.")
 
     with page.expect_response(re.compile(r"/move/$")):
-        tools("last").get_by_role("button", name="Outdent").click()
+        tools("last").get_by_role("button", name=re.compile("^Outdent")).click()
     expect(phase("last")).to_have_text("before redirect")
     with page.expect_response(re.compile(r"/move/$")):
-        tools("last").get_by_role("button", name="Move down").click()
+        tools("last").get_by_role("button", name=re.compile("^Move “.*” down$")).click()
     expect(page.locator(".root-list > .node > .node-card .summary")).to_have_text(
         [re.compile("Later"), re.compile("Check"), "log 'last'"])
     expect(page.locator(".change-badge")).to_have_count(0)
@@ -271,11 +271,11 @@ def test_a_move_changes_only_what_it_changed_and_the_page_matches_a_reload(staff
 
     # A container moved into the Background takes its phase with everything under it.
     with page.expect_response(re.compile(r"/move/$")):
-        tools("Check").get_by_role("button", name="Indent").click()
+        tools("Check").get_by_role("button", name=re.compile("^Indent")).click()
     expect(phase("Check")).to_have_text("in background")
     expect(phase("under the check")).to_have_text("in background")
     with page.expect_response(re.compile(r"/move/$")):
-        tools("Check").get_by_role("button", name="Outdent").click()
+        tools("Check").get_by_role("button", name=re.compile("^Outdent")).click()
     expect(phase("under the check")).to_have_text("before redirect")
     expect(page.locator(".change-badge")).to_have_count(0)
 
@@ -306,20 +306,22 @@ def test_add_menus_close_and_a_delete_asks_first_and_takes_the_subtree(staff_pag
     page.goto(f"{live_server.url}/builder/trees/{tree.pk}/")
 
     with page.expect_response(re.compile(r"/nodes/add/\?after=\d+$")):
-        item(page, "last").locator(":scope > .node-card").get_by_role("button", name="+ after").click()
+        item(page, "last").locator(":scope > .node-card").get_by_role("button", name=re.compile("^Add a node after")).click()
     expect(page.locator(".add-menu")).to_have_count(1)
     page.locator(".add-menu").get_by_role("link", name="Close").click()
     expect(page.locator(".add-menu")).to_have_count(0)
 
-    questions: list[str] = []
-    page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
-    item(page, "Later").locator(":scope > .node-card").get_by_role("button", name="Delete").click()
-    expect(item(page, "Later")).to_be_visible()  # dismissed: nothing asked of the server
-    assert questions == ["Delete this node and everything inside it?"]
+    later = item(page, "Later").locator(":scope > .node-card")
+    later.get_by_role("button", name="Delete “Later”").click()
+    question = later.get_by_role("group", name="Delete “Later” and the 1 node inside it?")
+    expect(question).to_be_visible()
+    question.get_by_role("button", name="Keep it").click()  # nothing asked of the server
+    expect(question).to_have_count(0)
+    expect(later.get_by_role("button", name="Delete “Later”")).to_be_focused()
 
-    page.once("dialog", lambda dialog: dialog.accept())
+    later.get_by_role("button", name="Delete “Later”").click()
     with page.expect_response(re.compile(r"/delete/$")):
-        item(page, "Later").locator(":scope > .node-card").get_by_role("button", name="Delete").click()
+        later.get_by_role("button", name="Yes, delete “Later”").click()
     expect(page.locator(".root-list > .node")).to_have_count(1)
     expect(page.locator(".publish-bar")).to_contain_text("2 removed (Later, Log)")
     assert list(Node.objects.filter(tree=tree).values_list("config__message", flat=True)) == ["last"]

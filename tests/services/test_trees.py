@@ -6,7 +6,7 @@ import pytest
 
 from eventtree.engine.trees import tree_load
 from eventtree.models import Node
-from eventtree.services.trees import TreeEditError, node_add, node_delete, node_move, node_shift
+from eventtree.services.trees import TreeEditError, node_add, node_delete, node_duplicate, node_move, node_shift
 from tests.factories import action, form_create, tree_create
 
 pytestmark = pytest.mark.django_db
@@ -98,3 +98,25 @@ def test_a_new_node_starts_with_its_kinds_default_config(tree):
     assert condition.config == {"field": "", "op": "eq", "value": ""}
     with pytest.raises(TreeEditError, match="Unknown node kind 'pause'"):
         node_add(tree=tree, kind="pause")
+
+
+def test_duplicate_copies_the_subtree_right_after_the_original_in_one_insert_per_level(
+        tree, django_assert_num_queries):
+    background = Node.objects.get(kind="background")
+    node_add(tree=tree, kind="action", action="log", parent_id=node("b1").pk)  # on b1's error port
+
+    # Savepoint, lock, load, the copy, the shift of "c", one INSERT per level below it (two), release.
+    with django_assert_num_queries(8):
+        copy = node_duplicate(node=background)
+
+    assert shape(tree) == ["a", ("background", [("b1", ["action"]), "b2"]), ("background", [("b1", ["action"]), "b2"]), "c"]
+    assert copy.parent_id is None and copy.position == 2
+    assert Node.objects.filter(tree=tree).count() == 10
+    assert set(Node.objects.filter(parent=copy).values_list("config__message", flat=True)) == {"b1", "b2"}
+
+
+def test_duplicate_a_node_deleted_meanwhile_is_refused(tree):
+    first = node("a")
+    Node.objects.filter(pk=first.pk).delete()
+    with pytest.raises(TreeEditError, match="not part of this tree"):
+        node_duplicate(node=first)

@@ -83,11 +83,13 @@ def edit_calls(client: Client, tree: EventTree) -> dict[str, Callable[[], Any]]:
         "delete a subtree": lambda: client.post(f"/builder/nodes/{middle.pk}/delete/", **HTMX),
         "open the edit form": lambda: client.get(f"/builder/nodes/{action.pk}/", **HTMX),
         "open the add menu": lambda: client.get(f"/builder/trees/{tree.pk}/nodes/add/?after={middle.pk}", **HTMX),
+        "duplicate": lambda: client.post(f"/builder/nodes/{middle.pk}/duplicate/", **HTMX),
+        "preview": lambda: client.post(f"/builder/nodes/{action.pk}/preview/", {"config-value": "{{ record.name }}"}, **HTMX),
     }
 
 
 EDITS = ["save", "save refused", "move up", "move down", "indent", "outdent", "drop", "add", "delete",
-         "delete a subtree", "open the edit form", "open the add menu"]
+         "delete a subtree", "open the edit form", "open the add menu", "duplicate", "preview"]
 
 
 @pytest.mark.parametrize("edit", EDITS)
@@ -247,9 +249,15 @@ def test_without_javascript_the_node_page_has_every_tool_as_a_form(staff: Client
 
     for direction in ("up", "down", "indent", "outdent"):
         assert f'name="direction" value="{direction}"' in page
-    assert f'action="/builder/nodes/{background.pk}/delete/"' in page and "and everything inside it" in page
+    assert f'href="/builder/nodes/{background.pk}/delete/"' in page and "and everything inside it" in page
+    assert f'action="/builder/nodes/{background.pk}/duplicate/"' in page
     assert f'href="/builder/trees/{tree.pk}/nodes/add/?after={background.pk}"' in page
     assert page.count('name="csrfmiddlewaretoken"') >= 3
+    # A delete asks first, on a page of its own, which posts.
+    question = staff.get(f"/builder/nodes/{background.pk}/delete/").content.decode()
+    assert "Delete “Slow part”?" in question and "The 3 nodes inside it go with it." in question
+    assert f'<form method="post" action="/builder/nodes/{background.pk}/delete/"' in question
+    assert Node.objects.filter(pk=background.pk).exists()  # asking deleted nothing
     add = staff.post(f"/builder/trees/{tree.pk}/nodes/add/", {"choice": "action:log", "after": background.pk})
     added = Node.objects.get(tree=tree, action="log")
     assert add["Location"] == f"/builder/nodes/{added.pk}/"

@@ -1,4 +1,5 @@
-"""Builder screen of a tree's nodes (inside the tree editor): add, edit, move, delete.
+"""Builder screen of a tree's nodes (inside the tree editor): add, edit, preview its templates,
+move, duplicate, delete.
 
 Nodes are part of their tree: every change needs change_eventtree. Over htmx each change answers
 with what it changed on the page (responses.changes_response), whatever the tree's size; without
@@ -9,16 +10,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
-from django_htmx.http import reswap, retarget
+from django_htmx.http import reswap, retarget, trigger_client_event
 
 from eventtree import selectors
 from eventtree.actions.registry import registry
+from eventtree.engine.trees import subtree_find, subtree_iter, tree_load
 from eventtree.inputs.builder import LabelForm, node_config_clean, node_config_form
-from eventtree.kinds import kind_registry
+from eventtree.inputs.node_config import node_auto_id, template_previews
+from eventtree.kinds import kind_registry, node_label
 from eventtree.models import EventTree, Field, Node, NodeKind
 from eventtree.permissions import builder_permission_required
 from eventtree.services import trees as tree_services
@@ -59,8 +63,9 @@ def add_menu_response(request: HtmxHttpRequest, tree: Any, where: dict[str, int 
     }, "menu")
     if not request.htmx:
         return response
-    beside = where["after"] or where["parent"]
-    return reswap(retarget(response, f"#card-{beside}" if beside else "#menu-root"), "beforeend")
+    beside = f"#card-{where['after'] or where['parent']}" if where["after"] or where["parent"] else "#menu-root"
+    trigger_client_event(response, "eventtree:focus", {"focus": f"{beside} .add-menu button"}, after="settle")
+    return reswap(retarget(response, beside), "beforeend")
 
 
 @builder_permission_required("eventtree.change_eventtree")
@@ -78,9 +83,10 @@ def node_edit(request: HtmxHttpRequest, node_id: int) -> HttpResponse:
             return changes_response(request, tree, editor, node_id=node.pk, flash=node.pk,
                                     focus=FOCUS_EDIT.format(node.pk))
     if editor is None:
+        node.ref = str(node.pk)
         return render(request, "eventtree/builder/node.html", {
             "tree": tree, "form": tree.form, "node": node, "label_form": label_form, "config_form": config_form,
-            "has_children": node.children.exists(),
+            "edit_forms": (label_form, config_form), "has_children": node.children.exists(),
         })
     return card_response(request, tree, editor, node.pk, edit_forms=(label_form, config_form))
 
@@ -94,7 +100,20 @@ def node_editor(request: HtmxHttpRequest, node_id: int) -> tuple[Node, EventTree
 
 
 def node_forms(node: Node, fields: list[Field], data: Any = None) -> tuple[LabelForm, Any]:
-    return LabelForm(data, initial={"label": node.label}), node_config_form(node, fields, data)
+    label_form = LabelForm(data, initial={"label": node.label}, auto_id=node_auto_id(node))
+    return label_form, node_config_form(node, fields, data)
+
+
+@builder_permission_required("eventtree.change_eventtree")
+@require_POST
+def node_preview(request: HtmxHttpRequest, node_id: int) -> HttpResponse:
+    """The templates of a node's edit form, as typed, rendered against a sample record: text
+    (escaped on the page), or the error that keeps each from rendering. Saves nothing."""
+    node = get_object_or_404(Node, pk=node_id)
+    tree = selectors.tree_get(tree_id=node.tree_id)
+    fields = list(tree.form.fields.all())
+    previews, sample = template_previews(node_config_form(node, fields, request.POST), tree=tree, fields=fields)
+    return render(request, "eventtree/builder/node_preview.html", {"previews": previews, "sample": sample})
 
 
 @builder_permission_required("eventtree.change_eventtree")
@@ -114,13 +133,39 @@ def node_move(request: HtmxHttpRequest, node_id: int) -> HttpResponse:
         return tree_error(request, tree, str(error), resync=not direction)
     if before is None:
         return redirect("builder:tree", tree_id=tree.pk)
-    focus = f'#card-{node.pk} [data-op="{direction}"]' if direction else ""
+    # The button pressed, on the node that moved; after a drop, the node's Edit link.
+    focus = f'#card-{node.pk} [data-op="{direction}"]' if direction else FOCUS_EDIT.format(node.pk)
     return changes_response(request, tree, before, node_id=node.pk, flash=node.pk, place=True, focus=focus)
 
 
 @builder_permission_required("eventtree.change_eventtree")
 @require_POST
+def node_duplicate(request: HtmxHttpRequest, node_id: int) -> HttpResponse:
+    """A copy of the node with its subtree, right after it; focus goes to the copy."""
+    node, tree, before = node_editor(request, node_id)
+    try:
+        copy = tree_services.node_duplicate(node=node)
+    except tree_services.TreeEditError as error:
+        return tree_error(request, tree, str(error))
+    if before is None:
+        messages.success(request, f"Duplicated “{node_label(node)}”: the copy is right after it.")
+        return redirect("builder:tree", tree_id=tree.pk)
+    return changes_response(request, tree, before, flash=copy.pk, focus=FOCUS_EDIT.format(copy.pk))
+
+
+@builder_permission_required("eventtree.change_eventtree")
+@require_http_methods(["GET", "POST"])
 def node_delete(request: HtmxHttpRequest, node_id: int) -> HttpResponse:
+    """GET: the question, for a page without JavaScript (the editor asks in place); POST: delete
+    the node with its subtree."""
+    if request.method == "GET":
+        node = get_object_or_404(Node, pk=node_id)
+        tree = selectors.tree_get(tree_id=node.tree_id)
+        subtree = subtree_find(tree_load(tree.pk), node.pk)
+        return render(request, "eventtree/builder/node_delete.html", {
+            "tree": tree, "form": tree.form, "node": node, "name": node_label(node),
+            "inside": sum(1 for _ in subtree_iter([subtree])) - 1 if subtree else 0,
+        })
     node, tree, before = node_editor(request, node_id)
     tree_services.node_delete(node=node)
     if before is None:

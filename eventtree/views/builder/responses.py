@@ -61,6 +61,7 @@ def editor_context(request: HtmxHttpRequest, tree: EventTree, editor: EditorTree
         "add_url": reverse("builder:node-add", args=[tree.pk]),
         "move_url": reverse("builder:node-move", args=[ID_SLOT]).replace(str(ID_SLOT), "{id}"),
         "delete_url": reverse("builder:node-delete", args=[ID_SLOT]).replace(str(ID_SLOT), "{id}"),
+        "duplicate_url": reverse("builder:node-duplicate", args=[ID_SLOT]).replace(str(ID_SLOT), "{id}"),
         "draft_stamp": draft_stamp(editor),
     }
 
