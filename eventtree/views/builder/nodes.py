@@ -26,7 +26,7 @@ from eventtree.kinds import kind_registry, node_label
 from eventtree.models import EventTree, Field, Node, NodeKind
 from eventtree.permissions import builder_permission_required
 from eventtree.services import trees as tree_services
-from eventtree.views.builder.responses import card_response, changes_response, editor_response
+from eventtree.views.builder.responses import FOCUS_FIELD, card_response, changes_response, editor_response
 from eventtree.views.builder.trees import tree_error
 from eventtree.views.types import HtmxHttpRequest
 
@@ -51,7 +51,7 @@ def node_add(request: HtmxHttpRequest, tree_id: int) -> HttpResponse:
         return redirect(reverse("builder:node", args=[node.pk]))
     return changes_response(request, tree, before, flash=node.pk, editing=node.pk, close_menus=True,
                             edit_forms=node_forms(node, before.fields),
-                            focus=f"#card-{node.pk} .node-edit :is(input, select, textarea)")
+                            focus=FOCUS_FIELD.format(node.pk))
 
 
 def add_menu_response(request: HtmxHttpRequest, tree: Any, where: dict[str, int | None]) -> HttpResponse:

@@ -22,6 +22,8 @@ from eventtree.views.types import HtmxHttpRequest
 TREE_TEMPLATE = "eventtree/builder/tree.html"
 ID_SLOT = 987654321  # reversed in place of a node's id, then replaced by each node's
 STAMP_HEADER = "X-Draft-Stamp"  # sent by editor.js: which draft the page shows (draft_stamp)
+# The first field a person types in of a node's edit form (not its hidden CSRF token).
+FOCUS_FIELD = "#card-{} .node-edit :is(input:not([type=hidden]), select, textarea)"
 
 
 def editor_response(request: HtmxHttpRequest, template: str, context: dict[str, Any],
@@ -187,7 +189,7 @@ def card_response(request: HtmxHttpRequest, tree: EventTree, editor: EditorTree,
     context = {**editor_context(request, tree, editor), "changes": EditorChanges(cards=[editor.nodes[node_id]]),
                "editing": node_id, **extra}
     response = editor_response(request, TREE_TEMPLATE, context, "changes")
-    trigger_client_event(response, "eventtree:focus", {"focus": f"#card-{node_id} .node-edit :is(input, select, textarea)"},
+    trigger_client_event(response, "eventtree:focus", {"focus": FOCUS_FIELD.format(node_id)},
                          after="settle")
     return reswap(response, "none")
 
