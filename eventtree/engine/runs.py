@@ -19,25 +19,16 @@ def run_finish_now(run: Run) -> None:
 def run_settle(run_id: int) -> None:
     """Mark the run finished if every block is. Call inside `atomic`, after the block's update.
 
-    Two blocks of a run may finish at the same moment in two transactions, each seeing the
-    other unfinished: the run's row is locked first, so that the second looks again once the
-    first has committed. SQLite runs one write transaction at a time, so there one conditional
-    UPDATE decides it.
+    One conditional UPDATE decides it. Two blocks of a run may finish at the same moment in two
+    transactions, each seeing the other unfinished: on PostgreSQL the run's row is locked first, so
+    that the second waits for the first to commit and its UPDATE, a new statement, then sees the
+    first's block finished. SQLite runs one write transaction at a time: no lock is needed there.
     """
-    if connection.vendor == "sqlite":
-        unfinished = Block.objects.filter(run=OuterRef("pk")).exclude(state__in=BlockState.finished())
-        failed = Block.objects.filter(run=OuterRef("pk"), state=BlockState.FAILED)
-        Run.objects.filter(pk=run_id, status=RunStatus.RUNNING).exclude(Exists(unfinished)).update(
-            status=Case(When(Exists(failed), then=Value(RunStatus.FAILED)), default=Value(RunStatus.DONE)),
-            finished_at=timezone.now(),
-        )
-        return
-    run = Run.objects.select_for_update().get(pk=run_id)
-    if run.status != RunStatus.RUNNING:
-        return
-    states = set(run.blocks.values_list("state", flat=True))
-    if not states.issubset(BlockState.finished()):
-        return
-    run.status = RunStatus.FAILED if BlockState.FAILED in states else RunStatus.DONE
-    run.finished_at = timezone.now()
-    run.save(update_fields=["status", "finished_at"])
+    if connection.vendor != "sqlite":
+        list(Run.objects.select_for_update().filter(pk=run_id).values_list("pk"))
+    unfinished = Block.objects.filter(run=OuterRef("pk")).exclude(state__in=BlockState.finished())
+    failed = Block.objects.filter(run=OuterRef("pk"), state=BlockState.FAILED)
+    Run.objects.filter(pk=run_id, status=RunStatus.RUNNING).exclude(Exists(unfinished)).update(
+        status=Case(When(Exists(failed), then=Value(RunStatus.FAILED)), default=Value(RunStatus.DONE)),
+        finished_at=timezone.now(),
+    )

@@ -41,6 +41,6 @@ def test_a_block_that_sets_values_costs_8_statements_whatever_its_number_of_acti
         counts[actions] = len(statements)
 
     # Claim and read the block, lock the record, write it once, the steps, the block's end, its
-    # flag, and the run's end (one conditional UPDATE on SQLite, where these tests run; lock, look
-    # at its blocks, finish on PostgreSQL).
+    # flag, and the run's end (one conditional UPDATE; on PostgreSQL the run's row is locked
+    # first: 9 there).
     assert counts == {1: 8, 6: 8}

@@ -135,6 +135,8 @@ def test_two_blocks_updating_one_record_at_once_lose_no_update(deploy, postgres_
     records = site.records("pair")
     assert len(records) == 100
     assert Counter((r["left"], r["right"]) for r in records) == {(1, 1): 100}
+    # Each run's two blocks finished together: the second to commit finished the run.
+    assert site.sql("SELECT status, COUNT(*) FROM eventtree_run GROUP BY status") == [("done", 100)]
 
 
 CONCURRENT_EDITS = """
