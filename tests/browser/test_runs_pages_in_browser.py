@@ -12,6 +12,7 @@ from playwright.sync_api import Page, expect
 
 from eventtree.models import Record, Run, RunStatus
 from tests.factories import action, form_create, set_field, tree_create
+from tests.workers import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -20,8 +21,8 @@ SCREENSHOTS = os.environ.get("EVENTTREE_SCREENSHOTS")  # a folder to keep the ru
 
 def shipping_form(*, approved: str | None = None):
     """A Background that fails at its only attempt until the order is approved on its record
-    (`approved`: the field's default)."""
-    form = form_create("order", name="Order", fields=[
+    (`approved`: the field's default). Its failures are mailed to ops@example.com."""
+    form = form_create("order", name="Order", alert_emails=["ops@example.com"], fields=[
         {"name": "name", "required": True},
         {"name": "approved", "internal": True, "default": approved},
         {"name": "shipped", "internal": True},
@@ -53,10 +54,20 @@ def screenshot(page: Page, name: str) -> None:
 def test_a_failed_run_is_seen_fixed_and_retried_until_done(staff_page: Page, live_server, qcluster, browser):
     shipping_form()
     visitor = browser.new_page()
-    visitor_submits(visitor, live_server, "Ada")
-    expect(visitor.locator("#status")).to_have_attribute("data-status", "failed", timeout=60_000)
-    run = Run.objects.get()
+    for name in ("Ada", "Bob"):  # two failures within the alert window
+        visitor_submits(visitor, live_server, name)
+        expect(visitor.locator("#status")).to_have_attribute("data-status", "failed", timeout=60_000)
+    run, other = Run.objects.order_by("pk")
     page = staff_page
+
+    # One alert email for the two failures, to the form's alert address, linking to the first's run page.
+    mails = wait_until(qcluster.sent_mail, timeout=30, describe=lambda: qcluster.output()[-3000:])
+    assert len(mails) == 1, mails
+    assert "To: ops@example.com" in mails[0] and f"Run {run.pk} of Fulfilment (Order) failed" in mails[0]
+    link = re.search(r"https?://\S+(/builder/runs/\d+/)", mails[0]).group(1)
+    assert link == f"/builder/runs/{run.pk}/"
+    page.goto(f"{live_server.url}{link}")
+    expect(page.locator("#run-live")).to_have_attribute("data-state", "failed")
 
     page.locator(".builder-nav").get_by_role("link", name="Runs").click()
     row = page.locator(f'tr[data-run="{run.pk}"]')
@@ -98,11 +109,13 @@ def test_a_failed_run_is_seen_fixed_and_retried_until_done(staff_page: Page, liv
     expect(block.locator("tr.step")).to_have_count(6)  # both attempts are kept
     expect(page.get_by_role("button", name="Retry")).to_have_count(0)
     screenshot(page, "run-done")
-    assert Record.objects.get().values["shipped"] == "yes"
-    assert Run.objects.get().status == RunStatus.DONE
+    assert Record.objects.get(pk=run.record_id).values["shipped"] == "yes"
+    run.refresh_from_db()
+    assert run.status == RunStatus.DONE
 
     page.goto(f"{live_server.url}/builder/runs/?state=failed")
-    expect(page.locator("tr[data-run]")).to_have_count(0)
+    expect(page.locator("tr[data-run]")).to_have_count(1)  # Bob's order, not approved
+    expect(page.locator(f'tr[data-run="{other.pk}"] .badge')).to_have_text("failed")
     page.goto(f"{live_server.url}/builder/runs/?state=done")
     expect(page.locator(f'tr[data-run="{run.pk}"] .badge')).to_have_text("done")
 
