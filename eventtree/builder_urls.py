@@ -37,6 +37,7 @@ urlpatterns = [
     path("nodes/<int:node_id>/", nodes.node_edit, name="node"),
     path("nodes/<int:node_id>/move/", nodes.node_move, name="node-move"),
     path("nodes/<int:node_id>/delete/", nodes.node_delete, name="node-delete"),
+    path("nodes/<int:node_id>/runs/", runs.node_runs, name="node-runs"),
     path("nodes/<int:node_id>/duplicate/", nodes.node_duplicate, name="node-duplicate"),
     path("nodes/<int:node_id>/preview/", nodes.node_preview, name="node-preview"),
 ]

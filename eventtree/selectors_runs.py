@@ -124,3 +124,20 @@ def run_page(*, run_id: int) -> RunPage:
         flags=list(Flag.objects.filter(run=run).order_by("name")),
         progress=list(Progress.objects.filter(run=run).order_by("id")),
     )
+
+
+NODE_OUTCOMES_SHOWN = 10
+
+
+def node_outcomes(*, tree_id: int, node_key: int) -> list[Step]:
+    """What the node did in its tree's last runs: its last `NODE_OUTCOMES_SHOWN` steps, newest
+    first, each with its run and `duration_ms` (a node keeps its id in every version, so the
+    draft's node and the steps of any version that had it match): one query."""
+    steps = list(
+        Step.objects.filter(run__tree_id=tree_id, node_key=node_key)
+        .select_related("run")
+        .order_by("-id")[:NODE_OUTCOMES_SHOWN]
+    )
+    for step in steps:
+        step.duration_ms = round((step.finished_at - step.started_at).total_seconds() * 1000)
+    return steps

@@ -13,7 +13,7 @@ from django_htmx.http import HttpResponseStopPolling
 
 from eventtree import selectors_runs
 from eventtree.inputs.runs import RunFilterForm
-from eventtree.models import Run
+from eventtree.models import Node, Run
 from eventtree.permissions import builder_permission_required
 from eventtree.selectors_runs import RunState
 from eventtree.services import runs as run_services
@@ -23,6 +23,7 @@ from eventtree.views.types import HtmxHttpRequest
 PAGE_SIZE = 50
 LIST_TEMPLATE = "eventtree/builder/runs.html"
 RUN_TEMPLATE = "eventtree/builder/run.html"
+NODE_RUNS_TEMPLATE = "eventtree/builder/node_runs.html"
 
 
 @builder_permission_required("eventtree.view_run")
@@ -66,6 +67,18 @@ def run_replay(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
         return redirect("builder:run", run_id=run.pk)
     messages.success(request, f"Replay of run {run.pk}: this new run walks the same version on the record as it is now.")
     return redirect("builder:run", run_id=replay.pk)
+
+
+@builder_permission_required("eventtree.view_run")
+@require_GET
+def node_runs(request: HtmxHttpRequest, node_id: int) -> HttpResponse:
+    """What a node of the editor did in its tree's last runs; over htmx the list alone, opened
+    under the node."""
+    node = get_object_or_404(Node.objects.select_related("tree__form"), pk=node_id)
+    steps = selectors_runs.node_outcomes(tree_id=node.tree_id, node_key=node.pk)
+    return editor_response(request, NODE_RUNS_TEMPLATE, {
+        "node": node, "tree": node.tree, "form": node.tree.form, "steps": steps,
+    }, "outcomes")
 
 
 def polled(request: HtmxHttpRequest, response: HttpResponse, *, live: bool) -> HttpResponse:
