@@ -209,7 +209,7 @@
     if (edit) edit.focus();
   }
 
-  // The node tools: ↑ ↓ → ← ⧉ post to the node's move or duplicate URL, ✕ asks before it posts
+  // The node tools: ↑ ↓ → ← and Duplicate (⧉) post to the node's move or duplicate URL, ✕ asks before it posts
   // to its delete URL; Edit, + after and + inside open in place (the edit form, the add menu);
   // Cancel and Close take away what they belong to.
   document.addEventListener("click", function (event) {

@@ -127,3 +127,22 @@ def test_duplicate_puts_the_copy_right_after_the_original_and_focus_on_it(editor
     expect(page.locator(f"#card-{copy.pk} .node-tools > a")).to_be_focused()
     expect(page.locator(f"#node-{copy.pk} .node")).to_have_count(2)
     assert Node.objects.filter(tree=tree).count() == 8  # five, and a copy of three
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_forms_list_and_the_editor_fit_the_window_without_scrolling_sideways(editor, live_server, width):
+    page, tree = editor
+    page.set_viewport_size({"width": width, "height": 900})
+    overflow = "document.documentElement.scrollWidth - window.innerWidth"
+    page.goto(f"{live_server.url}/builder/")
+    assert page.evaluate(overflow) <= 0
+    page.goto(f"{live_server.url}/builder/trees/{tree.pk}/")
+    expect(page.locator(".node-card .node-tools button").first).to_be_attached()
+    assert page.evaluate(overflow) <= 0
+    # With an edit form, its preview, a delete's question and a focused tool's tooltip.
+    card(page, "first").get_by_role("link", name="Edit “log 'first'”").click()
+    expect(page.locator(".template-preview")).to_contain_text("Preview")
+    inside = card(page, "log 'inside'")
+    inside.get_by_role("button", name="Delete “log 'inside'”").click()
+    inside.get_by_role("button", name=re.compile("^Duplicate")).focus()
+    assert page.evaluate(overflow) <= 0
