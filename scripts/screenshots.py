@@ -8,6 +8,7 @@ form in Chromium and saves PNGs under docs/screenshots/.
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -37,7 +38,7 @@ def main(base: str) -> None:
         editor.locator("form.node-edit").get_by_label("Label").fill("Account set-up (new plan)")
         editor.locator("form.node-edit").get_by_role("button", name="Save").click()
         expect(editor.locator(".publish-bar")).to_contain_text("Draft differs")
-        editor.locator(".node-row", has_text="Account set-up").get_by_role("button", name="+ inside").click()
+        editor.locator(".node-row", has_text="Account set-up").get_by_role("button", name=re.compile("^Add a node inside")).click()
         expect(editor.locator(".add-menu")).to_be_visible()
         editor.screenshot(path=OUT / "editor.png", full_page=True)
         editor.get_by_role("link", name="Set up a test run").click()
