@@ -17,6 +17,7 @@ from eventtree.models.runs import (
     due_now,
 )
 from eventtree.models.trees import Event, EventTree, Node, NodeKind, RunMode, TreeVersion
+from eventtree.models.webhooks import IDEMPOTENCY_HOURS, WebhookDelivery
 
 __all__ = [
     "AlertWindow",
@@ -28,6 +29,7 @@ __all__ = [
     "FieldType",
     "Flag",
     "Form",
+    "IDEMPOTENCY_HOURS",
     "Node",
     "NodeKind",
     "OutboxMessage",
@@ -42,6 +44,7 @@ __all__ = [
     "StepStatus",
     "Submission",
     "TreeVersion",
+    "WebhookDelivery",
     "WokenBy",
     "due_now",
 ]

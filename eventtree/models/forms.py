@@ -47,6 +47,9 @@ class Form(models.Model):
         related_name="+",
         help_text="Its users get an email when a run of this form fails.",
     )
+    # The bearer secret of POST /hooks/<slug>/ (DESIGN §3.13); empty: webhooks are off. Kept
+    # readable because the builder shows it; a credential, so never exported, cached or logged.
+    webhook_secret = models.CharField(max_length=100, blank=True, default="", editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
