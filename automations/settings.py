@@ -166,6 +166,8 @@ LOGOUT_REDIRECT_URL = "eventtree:home"
 # DATA_UPLOAD_MAX_MEMORY_SIZE does not count file parts, so this is checked on Content-Length
 # before anything reads the body (eventtree/views/limits.py).
 EVENTTREE_MAX_BODY_BYTES = int(os.environ.get("EVENTTREE_MAX_BODY_BYTES", str(2_621_440)))  # 2.5 MB
+# The largest JSON body POST /hooks/<slug>/ takes (eventtree/views/webhooks.py answers 413 above it).
+EVENTTREE_WEBHOOK_MAX_BODY_BYTES = int(os.environ.get("EVENTTREE_WEBHOOK_MAX_BODY_BYTES", str(64 * 1024)))
 
 EMAIL_BACKEND = os.environ.get(
     "EMAIL_BACKEND",

@@ -32,7 +32,8 @@ def form_cached(*, slug: str | None = None, form_id: int | None = None) -> Form:
     lookup = {"slug": slug} if slug is not None else {"pk": form_id}
 
     def read() -> Form:
-        form = Form.objects.prefetch_related("fields").filter(**lookup).first()
+        # The webhook secret is a credential: it stays in the database, out of the shared cache.
+        form = Form.objects.defer("webhook_secret").prefetch_related("fields").filter(**lookup).first()
         if form is None:
             raise Form.DoesNotExist(f"No form {slug or form_id}.")
         return form
