@@ -1,6 +1,6 @@
 from django.urls import path
 
-from eventtree.views.builder import fields, forms, nodes, records, runs, testrun, trees, versions
+from eventtree.views.builder import fields, forms, nodes, records, runs, testrun, trees, versions, webhooks
 
 app_name = "builder"
 
@@ -10,6 +10,8 @@ urlpatterns = [
     path("forms/<slug:slug>/", forms.form_detail, name="form"),
     path("forms/<slug:slug>/delete/", forms.form_delete, name="form-delete"),
     path("forms/<slug:slug>/export/", forms.form_export, name="form-export"),
+    path("forms/<slug:slug>/webhook/rotate/", webhooks.webhook_rotate, name="form-webhook-rotate"),
+    path("forms/<slug:slug>/webhook/disable/", webhooks.webhook_disable, name="form-webhook-disable"),
     path("forms/<slug:slug>/fields/", fields.field_list, name="fields"),
     path("forms/<slug:slug>/fields/add/", fields.field_add, name="field-add"),
     path("forms/<slug:slug>/fields/<int:field_id>/", fields.field_edit, name="field"),

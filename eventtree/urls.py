@@ -1,6 +1,6 @@
 from django.urls import path
 
-from eventtree.views import public
+from eventtree.views import public, webhooks
 
 app_name = "eventtree"
 
@@ -14,4 +14,5 @@ urlpatterns = [
         public.submission_status_json,
         name="submission-json",
     ),
+    path("hooks/<slug:slug>/", webhooks.webhook_receive, name="webhook"),
 ]
