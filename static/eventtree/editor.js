@@ -3,8 +3,8 @@
 // here to each node's card, each named after its node ("Move “Send email” up"); without
 // JavaScript the node's page (its Edit link) has them as forms. The server answers an edit with
 // what changed (swapped out of band) and where focus goes; this file puts a moved node where the
-// server says, asks before a delete, folds containers, keeps unsaved typing across swaps, and
-// says when a request fails.
+// server says, asks before a delete and folds containers. editor-guard.js keeps unsaved typing,
+// focus and failed requests from being lost.
 (function () {
   "use strict";
 
@@ -27,11 +27,6 @@
 
   function listOf(parent) {
     return parent ? document.querySelector("#node-" + parent + " > .node-list") : document.querySelector("#tree .root-list");
-  }
-
-  function cardOf(element) {
-    var item = element.closest(".node");
-    return item && item.querySelector(":scope > .node-card");
   }
 
   // A node's name, as its Edit link says it (the server writes it: the label, or the summary).
@@ -305,141 +300,9 @@
     }
   });
 
-  // Unsaved typing is never dropped by a swap: an edit form whose values differ from those it
-  // opened with is taken out before its card (or the whole tree) is replaced, and put back in
-  // the new card. The form being saved is not kept: its answer says what became of it.
-  var unsaved = {};
-
-  function formState(form) {
-    return new URLSearchParams(new FormData(form)).toString();
-  }
-
-  function keepUnsaved(target) {
-    document.querySelectorAll("#tree form.node-edit").forEach(function (form) {
-      var card = form.closest(".node-card");
-      if (!card || !target.contains(form) || form.dataset.sending) return;
-      if (formState(form) !== form.dataset.opened) unsaved[card.id] = form;
-    });
-  }
-
-  function putBackUnsaved() {
-    Object.keys(unsaved).forEach(function (cardId) {
-      var card = document.getElementById(cardId);
-      if (card && !card.contains(unsaved[cardId])) {
-        if (!card.querySelector(":scope > .node-edit")) card.append(unsaved[cardId]);
-        delete unsaved[cardId];
-      }
-    });
-  }
-
-  document.addEventListener("htmx:beforeSwap", function (event) {
-    if (event.detail.target) keepUnsaved(event.detail.target);
-  });
-  document.addEventListener("htmx:oobBeforeSwap", function (event) {
-    if (event.detail.target) keepUnsaved(event.detail.target);
-  });
-  document.addEventListener("htmx:oobAfterSwap", putBackUnsaved);
-  document.addEventListener("htmx:afterSwap", putBackUnsaved);
-  document.addEventListener("htmx:afterSettle", function () {
-    putBackUnsaved();
-    unsaved = {};
-  });
-
-  document.addEventListener("htmx:beforeRequest", function (event) {
-    var form = event.detail.elt;
-    if (form.matches && form.matches("form.node-edit")) form.dataset.sending = "1";
-  });
-
-  window.addEventListener("beforeunload", function (event) {
-    var changed = Array.prototype.some.call(document.querySelectorAll("#tree form.node-edit"), function (form) {
-      return !form.dataset.sending && formState(form) !== form.dataset.opened;
-    });
-    if (changed) event.preventDefault();
-  });
-
-  // A request that fails is said in #request-error (role=alert), never silently dropped.
-  function requestError(message, elt) {
-    var region = document.getElementById("request-error");
-    if (!region) return;
-    var alert = document.createElement("p");
-    alert.className = "alert alert-error";
-    alert.textContent = message;
-    region.replaceChildren(alert);
-    if (elt && elt.classList && elt.classList.contains("node")) reloadTree(); // a drop the page shows
-  }
-
-  function statusWords(status) {
-    if (status === 403) return "You may not make this change (403 Forbidden).";
-    if (status === 404) return "What you changed is gone: someone may have deleted it (404). Reload the page.";
-    if (status === 409 || status === 400) return "The server refused this change (" + status + "). Reload the page and try again.";
-    if (status >= 500) return "The server failed to make this change (" + status + "). Nothing was saved; try again, or reload the page.";
-    return "The change was refused (" + status + "). Reload the page and try again.";
-  }
-
-  document.addEventListener("htmx:responseError", function (event) {
-    requestError(statusWords(event.detail.xhr.status), event.detail.elt);
-  });
-
-  document.addEventListener("htmx:sendError", function (event) {
-    requestError("The change could not be sent: the server cannot be reached. Nothing was saved; check the connection and try again.",
-      event.detail.elt);
-  });
-
-  // Focus never falls to the page: if a swap took the focused element away and the answer said
-  // nowhere else (eventtree:changed and eventtree:focus come first), focus goes back to the
-  // control that sent the request, else to what the answer said above the tree, else to a
-  // control of the same id, else to the node's Edit link, else to the editor's heading.
-  var lastSource = null;
-  var lastCardId = "";
-
-  function focusLost() {
-    var active = document.activeElement;
-    return !active || active === document.body || !active.isConnected;
-  }
-
-  function focusBack() {
-    if (!focusLost()) return;
-    var source = lastSource;
-    var heading = document.querySelector("#editor h1");
-    var target = (source && source.isConnected && source) ||
-      document.querySelector("#request-error .alert, #tree-alert .alert") ||
-      (source && source.id && document.getElementById(source.id)) ||
-      (lastCardId && document.querySelector("#" + lastCardId + " .node-tools > a")) ||
-      heading;
-    if (!target) return;
-    if (target.matches(".alert, h1")) target.setAttribute("tabindex", "-1");
-    unfoldAround(target);
-    target.focus();
-  }
-
-  document.addEventListener("htmx:beforeRequest", function (event) {
-    var elt = event.detail.elt;
-    if (!elt || !elt.closest || elt.closest(".template-preview")) return;
-    lastSource = elt;
-    var card = elt.closest(".node-card");
-    lastCardId = card ? card.id : "";
-  });
-
-  document.addEventListener("htmx:afterRequest", function (event) {
-    var elt = event.detail.elt;
-    var region = document.getElementById("request-error");
-    if (event.detail.successful && region && elt && elt.closest && !elt.closest(".template-preview")) {
-      region.replaceChildren();
-    }
-  });
-
-  document.addEventListener("htmx:afterSettle", function () {
-    window.setTimeout(focusBack, 0);
-  });
-
   htmx.onLoad(function (element) {
     addTools(element);
     if (window.Sortable) initLists(element);
-    var forms = element.matches && element.matches("form.node-edit") ? [element] : [];
-    forms = forms.concat(Array.prototype.slice.call(element.querySelectorAll("form.node-edit")));
-    forms.forEach(function (form) {
-      if (form.dataset.opened === undefined) form.dataset.opened = formState(form);
-    });
     var menu = element.matches && element.matches(".add-menu") ? element : element.querySelector(".add-menu");
     if (menu && !menu.hasAttribute("aria-label")) {
       var card = menu.closest(".node-card");
@@ -451,4 +314,7 @@
     }
     foldToggles();
   });
+
+  // What editor-guard.js uses.
+  window.eventtreeEditor = { reloadTree: reloadTree, unfoldAround: unfoldAround };
 })();

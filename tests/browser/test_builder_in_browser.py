@@ -209,6 +209,8 @@ def test_move_by_drag_and_drop_and_by_buttons(staff_page: Page, live_server):
 
     drag(page, item(page, "fourth"), item(page, "first"))
     expect(page.locator(".root-list > .node").first).to_contain_text("fourth")
+    # Focus goes to the node dropped, on its Edit link.
+    expect(item(page, "fourth").get_by_role("link", name="Edit “log 'fourth'”")).to_be_focused()
 
     with page.expect_response(re.compile(r"/move/$")):
         item(page, "first").locator(":scope > .node-card").get_by_role("button", name=re.compile("^Move “.*” down$")).click()

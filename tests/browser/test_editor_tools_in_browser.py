@@ -146,3 +146,24 @@ def test_the_forms_list_and_the_editor_fit_the_window_without_scrolling_sideways
     inside.get_by_role("button", name="Delete “log 'inside'”").click()
     inside.get_by_role("button", name=re.compile("^Duplicate")).focus()
     assert page.evaluate(overflow) <= 0
+
+
+def test_closing_a_menu_or_an_edit_form_gives_focus_back_to_what_opened_it(editor):
+    page, tree = editor
+    after = card(page, "last").get_by_role("button", name="Add a node after “log 'last'”")
+    after.focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("form", name="Add a node after “log 'last'”")).to_be_visible()
+    expect(page.locator(".add-menu button").first).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(page.locator(".add-menu")).to_have_count(0)
+    expect(after).to_be_focused()
+
+    edit = card(page, "last").get_by_role("link", name="Edit “log 'last'”")
+    edit.focus()
+    page.keyboard.press("Enter")
+    expect(card(page, "last").get_by_label("Label")).to_be_focused()
+    card(page, "last").get_by_role("link", name="Cancel editing “log 'last'”").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("form.node-edit")).to_have_count(0)
+    expect(edit).to_be_focused()
