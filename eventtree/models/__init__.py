@@ -1,5 +1,6 @@
 from eventtree.models.alerts import AlertWindow
 from eventtree.models.forms import Field, FieldType, Form, Record
+from eventtree.models.imports import ChunkState, Import, ImportChunk, ImportState
 from eventtree.models.runs import (
     Block,
     BlockState,
@@ -23,6 +24,7 @@ __all__ = [
     "AlertWindow",
     "Block",
     "BlockState",
+    "ChunkState",
     "Event",
     "EventTree",
     "Field",
@@ -30,6 +32,9 @@ __all__ = [
     "Flag",
     "Form",
     "IDEMPOTENCY_HOURS",
+    "Import",
+    "ImportChunk",
+    "ImportState",
     "Node",
     "NodeKind",
     "OutboxMessage",

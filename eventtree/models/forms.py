@@ -107,6 +107,11 @@ class Record(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
+    # The chunk of a CSV import that created it (DESIGN §3.7), written in that chunk's transaction.
+    import_chunk = models.ForeignKey(
+        "eventtree.ImportChunk", null=True, blank=True, editable=False, on_delete=models.SET_NULL,
+        related_name="records",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
