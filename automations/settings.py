@@ -166,6 +166,9 @@ LOGOUT_REDIRECT_URL = "eventtree:home"
 # DATA_UPLOAD_MAX_MEMORY_SIZE does not count file parts, so this is checked on Content-Length
 # before anything reads the body (eventtree/views/limits.py).
 EVENTTREE_MAX_BODY_BYTES = int(os.environ.get("EVENTTREE_MAX_BODY_BYTES", str(2_621_440)))  # 2.5 MB
+# The largest CSV file the builder's import takes (the body around it a little more); a larger
+# one gets the 413 page. The command line has no limit: it reads the file as a stream.
+EVENTTREE_IMPORT_MAX_BYTES = int(os.environ.get("EVENTTREE_IMPORT_MAX_BYTES", str(50 * 1024 * 1024)))  # 50 MB
 # The largest JSON body POST /hooks/<slug>/ takes (eventtree/views/webhooks.py answers 413 above it).
 EVENTTREE_WEBHOOK_MAX_BODY_BYTES = int(os.environ.get("EVENTTREE_WEBHOOK_MAX_BODY_BYTES", str(64 * 1024)))
 
@@ -222,6 +225,12 @@ EVENTTREE = {
     # and sent again by the sweeper (django-q2's own re-delivery time).
     "WAKE_LOST_SECONDS": int(os.environ.get("EVENTTREE_TASK_RETRY", "180")),
     "MAX_RECORD_CHAIN": 10,
+    # A CSV import's rows per chunk: one task and one transaction each (DESIGN §3.7).
+    "IMPORT_CHUNK_ROWS": int(os.environ.get("EVENTTREE_IMPORT_CHUNK_ROWS", "100")),
+    # How many chunks of one import are handed to the workers at a time (the next one as one
+    # finishes), so that an import does not queue every chunk ahead of the visitors' blocks.
+    "IMPORT_CHUNKS_AT_ONCE": int(os.environ.get("EVENTTREE_IMPORT_CHUNKS_AT_ONCE",
+                                                os.environ.get("EVENTTREE_WORKERS", "2"))),
     # A tree mails at most one failure alert per this many minutes; failures in between are
     # gathered into one email at the end of that time (engine/alerts.py).
     "ALERT_MINUTES": float(os.environ.get("EVENTTREE_ALERT_MINUTES", "15")),
