@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.utils import timezone
+
 from eventtree.engine.form_cache import form_cached
-from eventtree.models import Form
+from eventtree.models import IDEMPOTENCY_HOURS, Form, WebhookDelivery
 
 
 def webhook_secret(*, slug: str) -> str | None:
@@ -19,3 +23,9 @@ def webhook_form(*, slug: str) -> Form | None:
     except Form.DoesNotExist:
         return None
 
+
+
+def webhook_delivery_earlier(*, form: Form, key: str) -> WebhookDelivery | None:
+    """The answer already given to `key` for `form` within IDEMPOTENCY_HOURS, if any."""
+    since = timezone.now() - timedelta(hours=IDEMPOTENCY_HOURS)
+    return WebhookDelivery.objects.filter(form=form, key=key, created_at__gte=since).first()

@@ -46,16 +46,14 @@ def webhook_deliver(
     `submitted` trees as a visitor's submit does.
 
     With an `idempotency_key` already used for `form` within IDEMPOTENCY_HOURS, nothing is
-    created and the first answer is given again. The key is stored in the submit's transaction:
+    created and the first answer is given again (a caller may look it up first, with
+    selectors_webhooks.webhook_delivery_earlier). The key is stored in the submit's transaction:
     of two concurrent requests with one key, the unique constraint lets one run and the other
     waits for it, then gives its answer. `status_url` makes the address of a submission's status.
     """
     if not idempotency_key:
         return webhook_submit(form=form, values=values, status_url=status_url)
     since = timezone.now() - timedelta(hours=IDEMPOTENCY_HOURS)
-    earlier = delivery_answer(form=form, key=idempotency_key, since=since)
-    if earlier is not None:
-        return earlier
     # Keys older than a day are forgotten here, a form at a time (one indexed DELETE), so that an
     # expired key can be used again and the table holds only a day of each form's keys.
     WebhookDelivery.objects.filter(form=form, created_at__lt=since).delete()

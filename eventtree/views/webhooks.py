@@ -16,11 +16,19 @@ from django.views.decorators.http import require_POST
 
 from eventtree import selectors, selectors_webhooks
 from eventtree.inputs.webhooks import WHOLE_BODY, BodyInvalid, webhook_values
-from eventtree.models import Submission
+from eventtree.models import Form, Submission
 from eventtree.services.webhooks import webhook_deliver
 from eventtree.views.limits import body_limit
 
 IDEMPOTENCY_KEY_MAX = 200
+
+
+class Refused(Exception):
+    """The request is answered with `response` before any record is made."""
+
+    def __init__(self, status: int, body: dict, headers: dict[str, str] | None = None) -> None:
+        super().__init__(status)
+        self.response = answer(status, body, headers)
 
 
 @csrf_exempt
@@ -28,25 +36,17 @@ IDEMPOTENCY_KEY_MAX = 200
 # middleware would answer the site's limit with an HTML page.
 @body_limit(sys.maxsize)
 @require_POST
-@sensitive_variables("secret")
 def webhook_receive(request: HttpRequest, slug: str) -> JsonResponse:
-    secret = selectors_webhooks.webhook_secret(slug=slug)
-    form = selectors_webhooks.webhook_form(slug=slug) if secret is not None else None
-    if form is None:
-        return answer(404, {"error": "No such form."})
-    if not secret or not bearer_matches(request, secret):
-        return answer(401, {"error": "Send the form's webhook secret as Authorization: Bearer <secret>."},
-                      headers={"WWW-Authenticate": 'Bearer realm="webhooks"'})
-    if request.content_type != "application/json":
-        return answer(415, {"error": "Send the values as a JSON object, with Content-Type: application/json."})
-    body = body_read(request, settings.EVENTTREE_WEBHOOK_MAX_BODY_BYTES)
-    if body is None:
-        return answer(413, {"error": f"The body is over {settings.EVENTTREE_WEBHOOK_MAX_BODY_BYTES} bytes."})
-    key = request.headers.get("Idempotency-Key", "")
     try:
-        if len(key) > IDEMPOTENCY_KEY_MAX:
-            raise BodyInvalid({WHOLE_BODY: [f"The Idempotency-Key is over {IDEMPOTENCY_KEY_MAX} characters."]})
+        form, body, key = request_read(request, slug)
+        # A repeat gets the first answer before its body is checked again: the form may have
+        # changed since, and the record was made.
+        earlier = selectors_webhooks.webhook_delivery_earlier(form=form, key=key) if key else None
+        if earlier is not None:
+            return answer(earlier.status_code, earlier.body)
         values = webhook_values(body, fields=selectors.form_public_fields(form=form))
+    except Refused as refused:
+        return refused.response
     except BodyInvalid as invalid:
         return answer(400, {"errors": invalid.errors})
 
@@ -55,6 +55,29 @@ def webhook_receive(request: HttpRequest, slug: str) -> JsonResponse:
 
     delivered = webhook_deliver(form=form, values=values, idempotency_key=key or None, status_url=status_url)
     return answer(delivered.status, delivered.body)
+
+
+@sensitive_variables("secret")
+def request_read(request: HttpRequest, slug: str) -> tuple[Form, bytes, str]:
+    """The form, the body and the Idempotency-Key ("" if none) of an authorised request of a
+    size the webhook takes; raises Refused otherwise."""
+    secret = selectors_webhooks.webhook_secret(slug=slug)
+    form = selectors_webhooks.webhook_form(slug=slug) if secret is not None else None
+    if form is None:
+        raise Refused(404, {"error": "No such form."})
+    if not secret or not bearer_matches(request, secret):
+        raise Refused(401, {"error": "Send the form's webhook secret as Authorization: Bearer <secret>."},
+                      headers={"WWW-Authenticate": 'Bearer realm="webhooks"'})
+    if request.content_type != "application/json":
+        raise Refused(415, {"error": "Send the values as a JSON object, with Content-Type: application/json."})
+    limit = settings.EVENTTREE_WEBHOOK_MAX_BODY_BYTES
+    body = body_read(request, limit)
+    if body is None:
+        raise Refused(413, {"error": f"The body is over {limit} bytes."})
+    key = request.headers.get("Idempotency-Key", "")
+    if len(key) > IDEMPOTENCY_KEY_MAX:
+        raise Refused(400, {"errors": {WHOLE_BODY: [f"The Idempotency-Key is over {IDEMPOTENCY_KEY_MAX} characters."]}})
+    return form, body, key
 
 
 @sensitive_variables("secret", "given")

@@ -106,6 +106,14 @@ def test_the_same_idempotency_key_twice_creates_one_record_and_answers_the_same(
     assert again.json() == first.json()
     assert Record.objects.count() == 1 and Run.objects.count() == 1
     assert Record.objects.get().values["name"] == "Ada"
+    # A retry is answered as the first was even if its body would be refused now (the record
+    # was made): here a field became required since.
+    membership.fields.filter(name="field_a").update(internal=False, required=True)
+    cache.clear()  # as a saved field's commit does
+    assert deliver(key="order-1").json() == first.json()
+    assert deliver(key="order-new").status_code == 400
+    membership.fields.filter(name="field_a").update(internal=True, required=False)
+    cache.clear()
 
     assert deliver(key="order-2").json()["id"] != first.json()["id"]
     assert deliver().json()["id"] not in {first.json()["id"]}  # no key: always a new record
