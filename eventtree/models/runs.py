@@ -71,11 +71,19 @@ class Run(models.Model):
     # the run's blocks and the runs they start, so that a loop of forms creating records in each
     # other stops at the chain limit (DESIGN §3.1) whichever phase it runs in.
     depth = models.PositiveSmallIntegerField(default=0)
+    # The cron tick a scheduled run stands for (DESIGN §3.8); None for every other run. A tree
+    # runs once per record and tick: a second insert of the same three is refused, which is how
+    # a retried or doubled tick knows the record was handled.
+    tick_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tree", "tick_at", "record"], condition=models.Q(tick_at__isnull=False),
+                                    name="run_once_per_record_and_tick"),
+        ]
 
     def __str__(self) -> str:
         return f"Run {self.pk} of {self.tree.name}"
