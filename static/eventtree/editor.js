@@ -234,6 +234,8 @@
       card.querySelector('.node-tools [data-op="delete"]').focus();
     } else if (op === "delete-yes") {
       htmx.ajax("POST", nodeUrl("deleteUrl", target.closest(".node")), { source: target });
+    } else if (op === "runs") {
+      runsToggle(target);
     } else if (op === "duplicate") {
       htmx.ajax("POST", nodeUrl("duplicateUrl", target.closest(".node")), { source: target });
     } else {
@@ -243,6 +245,21 @@
       });
     }
   });
+
+  // Runs: the node's last outcomes open under its card (views/builder/runs.py: node_runs), and close.
+  function runsToggle(button) {
+    var card = button.closest(".node-card");
+    var shown = card.querySelector(":scope > .node-outcomes");
+    if (shown) {
+      shown.remove();
+      button.setAttribute("aria-expanded", "false");
+      return;
+    }
+    htmx.ajax("GET", nodeUrl("runsUrl", button.closest(".node")), { source: button, target: card, swap: "beforeend" })
+      .then(function () {
+        button.setAttribute("aria-expanded", "true");
+      });
+  }
 
   // Escape closes an add menu, or answers "Keep it" to a delete's question.
   document.addEventListener("keydown", function (event) {

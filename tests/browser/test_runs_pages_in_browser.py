@@ -148,3 +148,30 @@ def test_a_done_run_is_replayed_as_a_new_done_run(staff_page: Page, live_server,
     page.locator(".builder-nav").get_by_role("link", name="Runs").click()
     expect(page.locator("tr[data-run] .badge")).to_have_text(["done", "done"])
     expect(page.locator("tr[data-run]").first).to_have_attribute("data-run", str(replay.pk))  # newest first
+
+
+def test_a_node_in_the_editor_opens_its_last_outcomes(staff_page: Page, live_server, qcluster, browser):
+    form = shipping_form()
+    visitor = browser.new_page()
+    visitor_submits(visitor, live_server, "Ada")
+    expect(visitor.locator("#status")).to_have_attribute("data-status", "failed", timeout=60_000)
+    run = Run.objects.get()
+    page = staff_page
+
+    page.goto(f"{live_server.url}/builder/trees/{form.trees.get().pk}/")
+    card = page.locator(".node-card").filter(has_text="Shipping for")
+    runs = card.locator('[data-op="runs"]')
+    expect(runs).to_have_attribute("aria-label", re.compile(r"^Last runs of “.*Shipping for"))
+    runs.click()
+    outcomes = card.locator(".node-outcomes")
+    expect(outcomes).to_contain_text("Shipping for Ada")
+    expect(outcomes.get_by_role("link", name=f"#{run.pk}")).to_have_attribute("href", f"/builder/runs/{run.pk}/")
+    expect(runs).to_have_attribute("aria-expanded", "true")
+    failing = page.locator(".node-card").filter(has_text="Not approved").first
+    failing.locator('[data-op="runs"]').click()
+    expect(failing.locator(".node-outcomes")).to_contain_text("Not approved: <b>Ada</b> waits for staff")
+    screenshot(page, "node-runs")
+
+    runs.click()
+    expect(outcomes).to_have_count(0)
+    expect(runs).to_have_attribute("aria-expanded", "false")

@@ -64,6 +64,9 @@ def editor_context(request: HtmxHttpRequest, tree: EventTree, editor: EditorTree
         "move_url": reverse("builder:node-move", args=[ID_SLOT]).replace(str(ID_SLOT), "{id}"),
         "delete_url": reverse("builder:node-delete", args=[ID_SLOT]).replace(str(ID_SLOT), "{id}"),
         "duplicate_url": reverse("builder:node-duplicate", args=[ID_SLOT]).replace(str(ID_SLOT), "{id}"),
+        # Each node's last outcomes (views/builder/runs.py), for who may see runs.
+        "runs_url": reverse("builder:node-runs", args=[ID_SLOT]).replace(str(ID_SLOT), "{id}")
+        if request.user.has_perm("eventtree.view_run") else "",
         "draft_stamp": draft_stamp(editor),
     }
 
