@@ -1,6 +1,6 @@
 from django.urls import path
 
-from eventtree.views.builder import fields, forms, nodes, records, runs, testrun, trees, versions, webhooks
+from eventtree.views.builder import fields, forms, imports, nodes, records, runs, testrun, trees, versions, webhooks
 
 app_name = "builder"
 
@@ -19,6 +19,8 @@ urlpatterns = [
     path("forms/<slug:slug>/fields/<int:field_id>/delete/", fields.field_delete, name="field-delete"),
     path("forms/<slug:slug>/trees/add/", trees.tree_create, name="tree-add"),
     path("forms/<slug:slug>/records/", records.record_list, name="records"),
+    path("forms/<slug:slug>/imports/", imports.import_list, name="imports"),
+    path("imports/<int:import_id>/", imports.import_detail, name="import"),
     path("records/<int:record_id>/", records.record_detail, name="record"),
     path("records/<int:record_id>/edit/", records.record_edit, name="record-edit"),
     path("blocks/<int:block_id>/cancel/", records.block_action, {"action": "cancel"}, name="block-cancel"),

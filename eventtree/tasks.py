@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from eventtree.engine.alerts import alert_digest_send
 from eventtree.engine.blocks import block_run
+from eventtree.engine.imports import import_chunk_run
 from eventtree.engine.outbox import outbox_deliver
 from eventtree.engine.sweeper import sweep as sweep_blocks
 
@@ -23,3 +24,8 @@ def sweep() -> str:
 
 def alert_digest(tree_id: int) -> int:
     return alert_digest_send(tree_id)
+
+
+def run_import_chunk(chunk_id: int) -> str | None:
+    state = import_chunk_run(chunk_id)
+    return state and str(state)

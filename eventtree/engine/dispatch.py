@@ -23,7 +23,7 @@ from django_q.brokers import get_broker
 from django_q.models import Schedule
 from django_q.tasks import async_task
 
-from eventtree.models import Block, BlockState, WokenBy
+from eventtree.models import Block, BlockState, ChunkState, ImportChunk, WokenBy
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +32,7 @@ DELIVER_OUTBOX = "eventtree.tasks.deliver_outbox"
 SWEEP = "eventtree.tasks.sweep"
 SWEEPER_NAME = "eventtree-sweeper"
 ALERT_DIGEST = "eventtree.tasks.alert_digest"
+RUN_IMPORT_CHUNK = "eventtree.tasks.run_import_chunk"
 
 # Blocks woken per transaction: a backlog of due blocks is handed over in batches this size.
 WAKE_BATCH = 100
@@ -157,6 +158,49 @@ def outbox_wake(message_id: int) -> None:
         async_task(DELIVER_OUTBOX, message_id, task_name=f"outbox-{message_id}", group="outbox")
     except Exception:
         logger.exception("Could not hand outbox message %s to the task queue", message_id)
+
+
+def import_chunks_enqueue(import_id: int, *, limit: int) -> None:
+    """Call inside the transaction that made chunks of the import ready to run (wrote them, or
+    finished or gave back one): once it commits, the next `limit` of its chunks not handed over
+    yet are, in the file's order."""
+    transaction.on_commit(lambda: import_chunks_wake_next(import_id, limit=limit), robust=True)
+
+
+def import_chunks_wake_next(import_id: int, *, limit: int) -> list[int]:
+    waiting = ImportChunk.objects.filter(bulk_import_id=import_id, state=ChunkState.PENDING, woken_at__isnull=True)
+    try:
+        return import_chunks_wake(waiting, limit=limit)
+    except Exception:
+        logger.exception("Could not hand chunks of import %s to the task queue; the sweeper will", import_id)
+        return []
+
+
+def import_chunks_wake(candidates: QuerySet[ImportChunk], *, limit: int) -> list[int]:
+    """Send a task for each of the first `limit` unfinished chunks of `candidates` (in the file's
+    order) and mark them woken (`woken_at`), in one transaction that skips the chunks another
+    caller or a running chunk holds. A chunk woken twice is harmless: its claim decides. If the
+    broker refuses a task, the chunks not sent yet stay as they were, for the sweeper."""
+    sent: list[int] = []
+    with transaction.atomic():
+        chunk_ids = list(
+            candidates.filter(state__in=ChunkState.unfinished())
+            .select_for_update(skip_locked=True)
+            .order_by("number")
+            .values_list("pk", flat=True)[:limit]
+        )
+        broker = get_broker() if chunk_ids else None  # one connection for them all
+        for chunk_id in chunk_ids:
+            try:
+                async_task(RUN_IMPORT_CHUNK, chunk_id, task_name=f"import-chunk-{chunk_id}", group="imports",
+                           broker=broker)
+            except Exception:
+                logger.exception("Could not hand import chunk %s to the task queue", chunk_id)
+                break
+            sent.append(chunk_id)
+        if sent:
+            ImportChunk.objects.filter(pk__in=sent).update(woken_at=Now())
+    return sent
 
 
 def sweeper_ensure() -> None:

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from eventtree.engine import dispatch
 from eventtree.engine.alerts import alert_block_failed
+from eventtree.engine.imports import import_chunks_resend
 from eventtree.engine.poll_stamps import run_changed
 from eventtree.engine.runs import run_settle
 from eventtree.engine.outbox import outbox_pending_ids
@@ -33,6 +34,7 @@ class SweepResult:
     expired: int = 0
     failed: int = 0
     outbox: int = 0
+    chunks: int = 0  # chunks of CSV imports handed over again
 
 
 def sweep() -> SweepResult:
@@ -85,7 +87,8 @@ def sweep() -> SweepResult:
     for message_id in outbox_pending_ids(older_than_seconds=PENDING_GRACE_SECONDS):
         dispatch.outbox_wake(message_id)
         result.outbox += 1
-    if result.woken or result.failed:
+    result.chunks = import_chunks_resend()
+    if result.woken or result.failed or result.chunks:
         logger.info("Sweeper: %s", result)
     return result
 

@@ -25,7 +25,7 @@ def builder_urls_with_args(form, tree) -> list[str]:
     field = form.fields.first()
     record = Record.objects.create(form=form, values={"name": "x"})
     values = {"slug": form.slug, "tree_id": tree.pk, "node_id": node.pk, "field_id": field.pk,
-              "record_id": record.pk, "block_id": 1, "number": 1, "run_id": 1}
+              "record_id": record.pk, "block_id": 1, "number": 1, "run_id": 1, "import_id": 1}
     urls = []
     for pattern in builder_urls.urlpatterns:
         assert isinstance(pattern, URLPattern)

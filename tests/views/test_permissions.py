@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import URLPattern, reverse
 
 from eventtree import builder_urls
-from eventtree.models import Block, EventTree, Field, Form, Node, Record, Run
+from eventtree.models import Block, EventTree, Field, Form, Import, Node, Record, Run
 from eventtree.services.records import record_submit
 from tests.factories import REFERENCE_FIELDS, form_create, reference_tree_nodes, tree_create
 from tests.views.staff import staff_create
@@ -29,7 +29,8 @@ def objects(django_capture_on_commit_callbacks):
         record, _ = record_submit(form=form, values={"name": "Ada", "email": "ada@example.com"})
     return {"slug": form.slug, "tree_id": tree.pk, "node_id": tree.nodes.first().pk,
             "field_id": form.fields.first().pk, "record_id": record.pk, "block_id": Block.objects.get().pk,
-            "number": tree.published.number, "run_id": Run.objects.get().pk}
+            "number": tree.published.number, "run_id": Run.objects.get().pk,
+            "import_id": Import.objects.create(form=form, file_name="people.csv", chunk_size=100).pk}
 
 
 def every_builder_url(objects: dict) -> list[tuple[str, str]]:
@@ -85,7 +86,8 @@ def test_view_record_only_sees_records_and_changes_nothing(client, objects):
     assert 'href="/builder/forms/membership/"' not in forms and "Create form" not in forms
     assert client.post("/builder/", {"name": "New", "slug": "new"}).status_code == 403
 
-    allowed = {"records", "record", "forms"}
+    assert client.post("/builder/forms/membership/imports/").status_code == 403  # an upload adds records
+    allowed = {"records", "record", "forms", "imports", "import"}
     for name, url in every_builder_url(objects):
         if name in allowed:
             continue
@@ -135,6 +137,9 @@ def test_each_action_needs_its_own_permission(client, objects):
         ("get", "/builder/runs/", "eventtree.view_run"),
         ("get", f"/builder/runs/{objects['run_id']}/", "eventtree.view_run"),
         ("post", f"/builder/runs/{objects['run_id']}/replay/", "eventtree.change_run"),
+        ("get", "/builder/forms/membership/imports/", "eventtree.view_record"),
+        ("post", "/builder/forms/membership/imports/", "eventtree.add_record"),
+        ("get", f"/builder/imports/{objects['import_id']}/", "eventtree.view_record"),
     ]
     for number, (method, url, perms) in enumerate(cases):
         perms = (perms,) if isinstance(perms, str) else perms
