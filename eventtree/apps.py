@@ -36,9 +36,11 @@ class EventTreeConfig(AppConfig):
         for model in (EventTree, Field):
             post_save.connect(signal_handlers.forget_active_trees, sender=model)
             post_delete.connect(signal_handlers.forget_active_trees, sender=model)
+        post_save.connect(signal_handlers.sync_tree_schedule, sender=EventTree)
+        post_delete.connect(signal_handlers.sync_tree_schedule, sender=EventTree)
         # A form or a field changing changes the cached form that submits and blocks read.
         pre_save.connect(signal_handlers.remember_old_slug, sender=Form)
         for model in (Form, Field):
             post_save.connect(signal_handlers.forget_form, sender=model)
             post_delete.connect(signal_handlers.forget_form, sender=model)
-        post_migrate.connect(signal_handlers.ensure_sweeper, sender=self)
+        post_migrate.connect(signal_handlers.ensure_schedules, sender=self)

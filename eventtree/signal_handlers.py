@@ -4,6 +4,7 @@ from typing import Any
 
 from django.db import transaction
 
+from eventtree.engine import dispatch
 from eventtree.engine.events import active_trees_forget
 from eventtree.engine.form_cache import form_forget
 from eventtree.models import EventTree, Field, Form
@@ -22,6 +23,15 @@ def forget_active_trees(sender: type, instance: EventTree | Field, **kwargs: Any
         return
     form_id = instance.form_id
     transaction.on_commit(lambda: active_trees_forget(form_id), robust=True)
+
+
+def sync_tree_schedule(sender: type, instance: EventTree, **kwargs: Any) -> None:
+    """A tree was saved or deleted: once that commits, its django-q2 cron schedule follows it
+    (made on publish, changed with its cron, removed when it is deactivated, deleted or no longer
+    scheduled). A signal, not each service, so that the admin, a package import and a form's
+    deletion (which deletes its trees) keep the schedules in step too."""
+    tree_id = instance.pk
+    transaction.on_commit(lambda: dispatch.tree_schedule_sync(tree_id), robust=True)
 
 
 def remember_old_slug(sender: type, instance: Form, **kwargs: Any) -> None:
@@ -44,7 +54,8 @@ def forget_form(sender: type, instance: Form | Field, **kwargs: Any) -> None:
     transaction.on_commit(lambda: form_forget(form_id=form_id, slugs=slugs), robust=True)
 
 
-def ensure_sweeper(sender: Any, **kwargs: Any) -> None:
-    from eventtree.engine.dispatch import sweeper_ensure
-
-    sweeper_ensure()
+def ensure_schedules(sender: Any, **kwargs: Any) -> None:
+    """After a migration: the sweeper's schedule, and one for each scheduled tree (none left for
+    trees that are not)."""
+    dispatch.sweeper_ensure()
+    dispatch.tree_schedules_sync()

@@ -23,7 +23,8 @@ from django_q.brokers import get_broker
 from django_q.models import Schedule
 from django_q.tasks import async_task
 
-from eventtree.models import Block, BlockState, ChunkState, ImportChunk, WokenBy
+from eventtree.engine.cron import cron_times, tree_is_scheduled
+from eventtree.models import Block, BlockState, ChunkState, Event, EventTree, ImportChunk, WokenBy
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ DELIVER_OUTBOX = "eventtree.tasks.deliver_outbox"
 SWEEP = "eventtree.tasks.sweep"
 SWEEPER_NAME = "eventtree-sweeper"
 ALERT_DIGEST = "eventtree.tasks.alert_digest"
+SCHEDULED_TICK = "eventtree.tasks.scheduled_tick"
 RUN_IMPORT_CHUNK = "eventtree.tasks.run_import_chunk"
 
 # Blocks woken per transaction: a backlog of due blocks is handed over in batches this size.
@@ -226,3 +228,48 @@ def alert_digest_schedule(*, tree_id: int, at: datetime) -> None:
         defaults={"func": ALERT_DIGEST, "args": repr(tree_id), "schedule_type": Schedule.ONCE,
                   "next_run": at, "repeats": -1},
     )
+
+
+TREE_SCHEDULE_PREFIX = "eventtree-scheduled-"
+
+
+def tree_schedule_name(tree_id: int) -> str:
+    return f"{TREE_SCHEDULE_PREFIX}{tree_id}"
+
+
+def tree_schedule_sync(tree_id: int) -> None:
+    """Make the django-q2 cron schedule of a tree match the tree as stored (DESIGN §3.8): one
+    schedule, firing `tasks.scheduled_tick` on its cron in the project's time zone, while the tree
+    is active, published, of event `scheduled` and with a valid cron expression; none otherwise
+    (deactivated, deleted, another event). Call once the change has committed: a schedule made
+    for a change rolled back would fire for nothing. Repeating the call changes nothing.
+
+    django-q2 passes each task the fire time it was due at (`tick`), which names its tick however
+    late the task runs.
+    """
+    name = tree_schedule_name(tree_id)
+    tree = EventTree.objects.filter(pk=tree_id).only("active", "event", "cron", "published_id").first()
+    if tree is None or not tree_is_scheduled(tree):
+        Schedule.objects.filter(name=name).delete()
+        return
+    cron = tree.cron.strip()
+    schedules = list(Schedule.objects.filter(name=name).order_by("pk"))
+    schedule = schedules[0] if schedules else Schedule(name=name)
+    if len(schedules) > 1:  # two first syncs at once: one schedule must stay, or each tick runs twice
+        Schedule.objects.filter(pk__in=[item.pk for item in schedules[1:]]).delete()
+    if schedule.pk and schedule.cron == cron and schedule.func == SCHEDULED_TICK:
+        return
+    schedule.func, schedule.args, schedule.cron = SCHEDULED_TICK, repr(tree_id), cron
+    schedule.schedule_type, schedule.repeats, schedule.intended_date_kwarg = Schedule.CRON, -1, "tick"
+    schedule.next_run = cron_times(cron, count=1)[0]
+    schedule.save()
+
+
+def tree_schedules_sync() -> None:
+    """`tree_schedule_sync` for every scheduled tree and every schedule of a tree (after a
+    migration: trees saved by an older release, schedules of trees since deleted)."""
+    scheduled = set(EventTree.objects.filter(event=Event.SCHEDULED).values_list("pk", flat=True))
+    names = Schedule.objects.filter(name__startswith=TREE_SCHEDULE_PREFIX).values_list("name", flat=True)
+    ids = {name.removeprefix(TREE_SCHEDULE_PREFIX) for name in names}
+    for tree_id in scheduled | {int(item) for item in ids if item.isdigit()}:
+        tree_schedule_sync(tree_id)

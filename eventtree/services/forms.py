@@ -15,7 +15,7 @@ from eventtree.engine.form_cache import form_forget
 from eventtree.engine.trees import nodes_using_field, tree_load
 from eventtree.engine.versions import version_build, version_snapshot
 from eventtree.kinds import kind_registry, node_field_renamed, node_label
-from eventtree.models import EventTree, Field, Form, Node
+from eventtree.models import Event, EventTree, Field, Form, Node
 from eventtree.services.trees import tree_locked
 from eventtree.services.versions import version_create
 
@@ -70,6 +70,9 @@ def trees_field_rename(*, form_id: int, old: str, new: str, update_drafts: bool,
     """Call inside `atomic`, with the form row locked."""
     for tree_id in EventTree.objects.filter(form_id=form_id).values_list("pk", flat=True):
         tree = tree_locked(tree_id)
+        if tree.filter and tree.filter.get("field") == old:  # a scheduled tree's record filter
+            tree.filter = {**tree.filter, "field": new}
+            tree.save(update_fields=["filter", "updated_at"])
         if tree.published_id:
             roots = version_build(tree.pk, tree.published.nodes)
             using = nodes_using_field(roots, old)
@@ -102,8 +105,11 @@ def field_live_uses(*, field: Field) -> list[FieldUse]:
     trees = EventTree.objects.filter(form_id=field.form_id, active=True, published__isnull=False)
     for tree in trees.select_related("published"):
         nodes = nodes_using_field(version_build(tree.pk, tree.published.nodes), field.name)
-        if nodes:
-            uses.append(FieldUse(tree=tree, nodes=tuple(node_named(node) for node in nodes)))
+        named = tuple(node_named(node) for node in nodes)
+        if tree.event == Event.SCHEDULED and (tree.filter or {}).get("field") == field.name:
+            named += ("its record filter",)
+        if named:
+            uses.append(FieldUse(tree=tree, nodes=named))
     return uses
 
 

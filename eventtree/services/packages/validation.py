@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from typing import Any
 
-from croniter import croniter
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
 from django.template import TemplateSyntaxError
 
 from eventtree.engine.alerts import alert_email_problems
+from eventtree.engine.cron import cron_problem
 from eventtree.engine.templating import compile_template
 from eventtree.engine.values import field_default_clean, field_name_problem
 from eventtree.kinds import Problem, kind_registry
@@ -208,10 +208,9 @@ def tree_check(check: PackageCheck, path: str, data: Any) -> None:
         check.add(f"{path}.max_attempts", "expected a whole number from 1 to 20")
     if event == Event.SCHEDULED:
         cron = data.get("cron")
-        if not isinstance(cron, str) or not cron.strip():
-            check.add(f"{path}.cron", "a scheduled tree needs a cron expression")
-        elif not croniter.is_valid(cron):
-            check.add(f"{path}.cron", f"{cron!r} is not a valid cron expression")
+        problem = cron_problem(cron) if isinstance(cron, str) else "a scheduled tree needs a cron expression"
+        if problem:
+            check.add(f"{path}.cron", problem)
         if data.get("filter") is not None:
             if isinstance(data["filter"], dict):
                 keys_check(check, f"{path}.filter", data["filter"], CONDITION_KEYS)
