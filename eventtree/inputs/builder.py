@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.utils.text import slugify
 
 from eventtree.actions.base import TemplateField
 from eventtree.engine.alerts import alert_email_problems
+from eventtree.engine.conditions import OPERATORS, UNARY_OPERATORS
+from eventtree.engine.cron import CRON_EXAMPLE, cron_problem
 from eventtree.engine.values import field_default_clean, field_name_problem
 from eventtree.kinds import kind_registry
 from eventtree.inputs.node_config import (
@@ -19,7 +22,8 @@ from eventtree.inputs.node_config import (
     template_variables,
 )
 from eventtree.kinds.base import EmptyConfigForm
-from eventtree.models import EventTree, Field, FieldType, Form, Node
+from eventtree.kinds.condition import CONDITION_KEYS, condition_problems
+from eventtree.models import Event, EventTree, Field, FieldType, Form, Node
 
 
 class FormCreateForm(forms.ModelForm):
@@ -137,16 +141,60 @@ class FieldForm(forms.ModelForm):
 
 
 class TreeSettingsForm(forms.ModelForm):
+    # A scheduled tree's cron and record filter (DESIGN §3.8); the filter is a condition, as a
+    # Condition node's, whose parts are cleaned into `filter` (None: every record).
+    cron = forms.CharField(
+        required=False, max_length=100, label="Cron expression",
+        help_text=f"Scheduled trees only: when it runs, as minute hour day month weekday in the time zone "
+        f"{settings.TIME_ZONE}, e.g. {CRON_EXAMPLE} (every night at 3:00).",
+    )
+    filter_field = forms.ChoiceField(required=False, label="Records it runs for",
+                                     help_text="Scheduled trees only: every record, or those whose field passes the test.")
+    filter_op = forms.ChoiceField(required=False, choices=list(OPERATORS.items()), label="Test")
+    filter_value = forms.CharField(required=False, max_length=200, label="Value",
+                                   help_text="Not used by 'is empty' and 'is set'.")
+
     class Meta:
         model = EventTree
-        fields = ["name", "event", "mode", "active", "max_attempts"]
+        fields = ["name", "event", "mode", "active", "max_attempts", "cron"]
         widgets = {"max_attempts": forms.NumberInput(attrs={"min": 1, "max": 20})}
+
+    def __init__(self, *args: Any, fields: list[Field] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.field_types = {item.name: item.type for item in
+                            (fields if fields is not None else self.instance.form.fields.all())}
+        self.fields["filter_field"].choices = [("", "Every record")] + [(name, name) for name in self.field_types]
+        record_filter = self.instance.filter or {}
+        self.initial.update({"filter_field": record_filter.get("field", ""), "filter_op": record_filter.get("op", "eq"),
+                             "filter_value": record_filter.get("value", "")})
 
     def clean_max_attempts(self) -> int:
         value = self.cleaned_data["max_attempts"]
         if not 1 <= value <= 20:
             raise forms.ValidationError("Between 1 and 20.")
         return value
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        field, op, value = (data.pop(f"filter_{key}", "") for key in CONDITION_KEYS)
+        cron, data["cron"], data["filter"] = " ".join((data.get("cron") or "").split()), "", None
+        if data.get("event") != Event.SCHEDULED:
+            return data  # only a scheduled tree has a cron and a filter
+        data["cron"] = cron
+        problem = cron_problem(cron)
+        if problem:
+            self.add_error("cron", sentence(problem))
+        if field and op not in UNARY_OPERATORS and value == "":
+            self.add_error("filter_value", "Required with this test.")
+        elif field:
+            data["filter"] = {"field": field, "op": op} if op in UNARY_OPERATORS else {"field": field, "op": op, "value": value}
+            for found in condition_problems(data["filter"], self.field_types):
+                self.add_error(f"filter_{found.where}" if found.where else "filter_field", sentence(found.message))
+        return data
+
+
+def sentence(message: str) -> str:
+    return f"{message[0].upper()}{message[1:]}."
 
 
 class TreeCreateForm(forms.ModelForm):

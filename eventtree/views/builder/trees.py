@@ -14,6 +14,7 @@ from eventtree import selectors
 from eventtree.inputs.builder import TreeCreateForm, TreeSettingsForm
 from eventtree.models import EventTree
 from eventtree.permissions import builder_permission_required
+from eventtree.selectors_schedules import tree_schedule
 from eventtree.services import trees as tree_services
 from eventtree.views.builder.forms import FORM_TEMPLATE, form_context
 from eventtree.views.builder.responses import (
@@ -74,7 +75,9 @@ def tree_response(request: HtmxHttpRequest, tree: EventTree, *, partial: str = "
     editor = extra.pop("editor", None) or selectors.tree_editor(tree=tree)
     context = {
         **editor_context(request, tree, editor),
-        "settings_form": extra.pop("settings_form", None) or TreeSettingsForm(instance=tree, prefix="tree"),
+        "settings_form": extra.pop("settings_form", None) or TreeSettingsForm(instance=tree, prefix="tree",
+                                                                              fields=editor.fields),
+        "schedule": tree_schedule(tree=tree),
         **extra,
     }
     return editor_response(request, TREE_TEMPLATE, context, partial, status=status)
