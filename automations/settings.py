@@ -227,10 +227,11 @@ EVENTTREE = {
     "MAX_RECORD_CHAIN": 10,
     # A CSV import's rows per chunk: one task and one transaction each (DESIGN §3.7).
     "IMPORT_CHUNK_ROWS": int(os.environ.get("EVENTTREE_IMPORT_CHUNK_ROWS", "100")),
-    # How many chunks of one import are handed to the workers at a time (the next one as one
-    # finishes), so that an import does not queue every chunk ahead of the visitors' blocks.
+    # How many chunks of one import wait in the broker or run at a time (the next one is handed
+    # over as one finishes), so that an import does not queue every chunk ahead of the visitors'
+    # blocks. Four a worker: fewer leave workers idle between two polls of the broker.
     "IMPORT_CHUNKS_AT_ONCE": int(os.environ.get("EVENTTREE_IMPORT_CHUNKS_AT_ONCE",
-                                                os.environ.get("EVENTTREE_WORKERS", "2"))),
+                                                4 * int(os.environ.get("EVENTTREE_WORKERS", "2")))),
     # A tree mails at most one failure alert per this many minutes; failures in between are
     # gathered into one email at the end of that time (engine/alerts.py).
     "ALERT_MINUTES": float(os.environ.get("EVENTTREE_ALERT_MINUTES", "15")),
