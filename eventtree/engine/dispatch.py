@@ -120,7 +120,6 @@ def blocks_wake(candidates: QuerySet[Block], *, woken_by: WokenBy, limit: int | 
     transaction as the marks. If the broker refuses a task, the blocks not sent yet stay unwoken,
     for the timers' next look.
     """
-    sent: list[int] = []
     with transaction.atomic():
         block_ids = list(
             candidates.filter(state=BlockState.PENDING, due_at__lte=Now())
@@ -130,17 +129,24 @@ def blocks_wake(candidates: QuerySet[Block], *, woken_by: WokenBy, limit: int | 
             .order_by("state", "woken_at", "due_at")
             .values_list("pk", flat=True)[:limit or WAKE_BATCH]
         )
-        broker = get_broker() if block_ids else None  # one connection for the whole batch
-        for block_id in block_ids:
-            try:
-                async_task(RUN_BLOCK, block_id, task_name=f"block-{block_id}", group="blocks",
-                           broker=broker)
-            except Exception:
-                logger.exception("Could not hand block %s to the task queue", block_id)
-                break
-            sent.append(block_id)
+        sent = tasks_send(RUN_BLOCK, block_ids, name="block", group="blocks")
         if sent:
             Block.objects.filter(pk__in=sent).update(woken_at=Now(), woken_by=woken_by)
+    return sent
+
+
+def tasks_send(func: str, ids: list[int], *, name: str, group: str) -> list[int]:
+    """A task `func(id)` for each of `ids`, in order, through one broker connection; the first
+    the broker refuses is logged and ends the batch. Returns the ids sent."""
+    sent: list[int] = []
+    broker = get_broker() if ids else None
+    for id_ in ids:
+        try:
+            async_task(func, id_, task_name=f"{name}-{id_}", group=group, broker=broker)
+        except Exception:
+            logger.exception("Could not hand %s %s to the task queue", name, id_)
+            break
+        sent.append(id_)
     return sent
 
 
@@ -183,7 +189,6 @@ def import_chunks_wake(candidates: QuerySet[ImportChunk], *, limit: int) -> list
     order) and mark them woken (`woken_at`), in one transaction that skips the chunks another
     caller or a running chunk holds. A chunk woken twice is harmless: its claim decides. If the
     broker refuses a task, the chunks not sent yet stay as they were, for the sweeper."""
-    sent: list[int] = []
     with transaction.atomic():
         chunk_ids = list(
             candidates.filter(state__in=ChunkState.unfinished())
@@ -191,15 +196,7 @@ def import_chunks_wake(candidates: QuerySet[ImportChunk], *, limit: int) -> list
             .order_by("number")
             .values_list("pk", flat=True)[:limit]
         )
-        broker = get_broker() if chunk_ids else None  # one connection for them all
-        for chunk_id in chunk_ids:
-            try:
-                async_task(RUN_IMPORT_CHUNK, chunk_id, task_name=f"import-chunk-{chunk_id}", group="imports",
-                           broker=broker)
-            except Exception:
-                logger.exception("Could not hand import chunk %s to the task queue", chunk_id)
-                break
-            sent.append(chunk_id)
+        sent = tasks_send(RUN_IMPORT_CHUNK, chunk_ids, name="import-chunk", group="imports")
         if sent:
             ImportChunk.objects.filter(pk__in=sent).update(woken_at=Now())
     return sent
