@@ -106,10 +106,11 @@ def test_a_tree_with_every_kind_and_a_failed_test_run(staff_page: Page, live_ser
     ], publish=False)
     page = staff_page
     page.goto(f"{live_server.url}/builder/trees/{tree.pk}/")
-    for opener in ("Fail", "Delay", "Condition"):
-        page.locator(".node-card", has_text=re.compile(opener, re.I)).first.get_by_role(
+    # Each card by its kind's badge: an open edit form's help text may name other kinds.
+    for opened, kind in enumerate(('action:has-text("Fail")', "delay", "condition"), start=1):
+        page.locator(f".node-card:has(> .node-row .kind-{kind})").first.get_by_role(
             "link", name=re.compile("^Edit")).click()
-    expect(page.locator("form.node-edit")).to_have_count(3)
+        expect(page.locator("form.node-edit")).to_have_count(opened)  # open before the next click
     page.get_by_role("link", name="Set up a test run").click()
     with page.expect_response(re.compile(r"/test/$")):
         page.get_by_role("button", name="Run test").click()
