@@ -29,7 +29,14 @@ def add_node(page: Page, opener: Locator, choice: str) -> Locator:
     return editor
 
 
+def htmx_settled(page: Page) -> None:
+    """No htmx request under way (a template's preview, an add menu): the next click is not
+    raced by a swap."""
+    page.wait_for_function("() => !document.querySelector('.htmx-request')")
+
+
 def save(page: Page, editor: Locator) -> None:
+    htmx_settled(page)
     with page.expect_response(re.compile(r"/builder/nodes/\d+/$")):
         editor.get_by_role("button", name="Save").click()
     expect(page.locator("form.node-edit")).to_have_count(0)
