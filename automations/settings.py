@@ -6,6 +6,8 @@ Scale-out: DATABASE_URL (PostgreSQL) and REDIS_URL (django-q2's Redis broker).
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import os
 from pathlib import Path
 
@@ -24,6 +26,40 @@ def env_bool(name: str, default: bool = False) -> bool:
 
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def env_networks(name: str) -> bool | list[str]:
+    """`1` (or true/yes/on): every address; unset, empty or `0`: none; otherwise a comma-separated
+    list of networks (`127.0.0.1/32,10.20.0.0/16`), each checked here."""
+    value = os.environ.get(name, "").strip()
+    if value.lower() in {"", "0", "false", "no", "off"}:
+        return False
+    if value.lower() in {"1", "true", "yes", "on"}:
+        return True
+    networks = env_list(name)
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {network!r} is not a network (e.g. 10.20.0.0/16)") from None
+    return networks
+
+
+def env_secrets(name: str) -> dict[str, str]:
+    """A JSON object of secret names and their string values. A malformed value is refused with
+    a message that never repeats it (it holds secrets)."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return {}
+    try:
+        secrets = json.loads(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a JSON object of names and strings.") from None
+    if not isinstance(secrets, dict) or not all(
+        isinstance(key, str) and key.isidentifier() and isinstance(item, str) for key, item in secrets.items()
+    ):
+        raise ImproperlyConfigured(f"{name} must be a JSON object of names (identifiers) and strings.")
+    return secrets
 
 
 DEBUG = env_bool("DJANGO_DEBUG")
@@ -237,6 +273,11 @@ EVENTTREE = {
     "ALERT_MINUTES": float(os.environ.get("EVENTTREE_ALERT_MINUTES", "15")),
     # Where staff reach this site: the start of the links in emails to them.
     "BASE_URL": os.environ.get("EVENTTREE_BASE_URL", "http://127.0.0.1:8000"),
+    # Addresses an http_request may call besides public ones: False (none), True (every private,
+    # loopback and link-local address) or a list of networks (actions/http_client.py).
+    "HTTP_ALLOW_PRIVATE": env_networks("EVENTTREE_HTTP_ALLOW_PRIVATE"),
+    # The values of {{ secrets.NAME }} in an http_request, inserted only when the request is sent.
+    "HTTP_SECRETS": env_secrets("EVENTTREE_HTTP_SECRETS"),
 }
 
 LOGGING = {
