@@ -27,8 +27,12 @@ class ActionKind(BaseKind):
         if node.action not in registry:
             return EmptyConfigForm(data, prefix="config")
         config = node.config or {}
-        initial = {key: json.dumps(value) if isinstance(value, dict) else value for key, value in config.items()}
-        return registry.get(node.action).config_form(data, initial=initial, prefix="config")
+        form_class = registry.get(node.action).config_form
+        # A JSON field writes its object itself (dumping it here too made a string of it).
+        initial = {key: json.dumps(value) if isinstance(value, dict)
+                   and not isinstance(form_class.base_fields.get(key), forms.JSONField) else value
+                   for key, value in config.items()}
+        return form_class(data, initial=initial, prefix="config")
 
     def config_clean(self, node: Node, form: forms.Form, fields: list[Field]) -> dict[str, Any] | None:
         if node.action not in registry:
@@ -45,6 +49,9 @@ class ActionKind(BaseKind):
 
     def field_keys(self, node: Node) -> tuple[str, ...]:
         return registry.get(node.action).field_keys if node.action in registry else ()
+
+    def field_mapping_keys(self, node: Node) -> tuple[str, ...]:
+        return registry.get(node.action).field_mapping_keys if node.action in registry else ()
 
     def node_summary(self, node: Node) -> str:
         if node.action not in registry:
