@@ -58,7 +58,9 @@ class BaseAction:
     - `config_form`: a Django form that validates the node's `config`;
     - `run(context, config)`: does the work on cleaned config; returns text for the trace;
     - `deliver(payload)`, for actions with side effects outside the database: performs one
-      outbox message after the transaction that wrote it has committed.
+      outbox message after the transaction that wrote it has committed;
+    - `call(payload, idempotency_key=…)`, for actions whose outcome the walk needs (http_request):
+      makes the call and returns its outcome, or raises ActionFailed (engine/outbox.py).
     """
 
     key: ClassVar[str]
@@ -71,6 +73,9 @@ class BaseAction:
     # The config keys whose value names a field of the tree's form (checked against its fields,
     # renamed with them).
     field_keys: ClassVar[tuple[str, ...]] = ()
+    # The config keys whose value is an object keyed by field names of the tree's form
+    # (http_request's `store`): checked against its fields, renamed with them.
+    field_mapping_keys: ClassVar[tuple[str, ...]] = ()
 
     def clean_config(self, config: dict[str, Any]) -> dict[str, Any]:
         """Return the cleaned config, or raise ActionFailed naming what is wrong."""
@@ -101,6 +106,11 @@ class BaseAction:
             f"{key}: the form has no field named {config[key]!r}"
             for key in self.field_keys
             if config.get(key) and config[key] not in field_names
+        ] + [
+            f"{key}: the form has no field named {name!r}"
+            for key in self.field_mapping_keys
+            for name in config.get(key) or {}
+            if name not in field_names
         ]
 
     def summary(self, config: dict[str, Any]) -> str:
@@ -112,6 +122,9 @@ class BaseAction:
 
     def deliver(self, payload: dict[str, Any]) -> None:
         raise NotImplementedError(f"{self.key} has no outbox delivery")
+
+    def call(self, payload: dict[str, Any], *, idempotency_key: str) -> dict[str, Any]:
+        raise NotImplementedError(f"{self.key} makes no outbox call")
 
 
 def config_errors_text(form: forms.Form) -> str:

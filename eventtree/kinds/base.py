@@ -149,6 +149,10 @@ class BaseKind:
         """The keys of the node's config that name a field of the form."""
         return self.config_field_keys
 
+    def field_mapping_keys(self, node: Node) -> tuple[str, ...]:
+        """The keys of the node's config whose value is an object keyed by fields of the form."""
+        return ()
+
     def value_problems(self, node: Node, fields: dict[str, Field]) -> list[str]:
         """What is wrong with a valid node's values against its form's fields as they are (a
         value that is not one of a choice field's choices), checked before publishing."""

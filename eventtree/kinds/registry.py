@@ -76,10 +76,15 @@ RECORD_REFERENCE = re.compile(r"\brecord\.([A-Za-z_][A-Za-z0-9_]*)\b")
 def node_field_names(node: Node) -> set[str]:
     """The fields of its form a node uses: those its config names, and those its templates read."""
     names = set()
+    config = node.config or {}
+    mapping_keys: tuple[str, ...] = ()
     if node.kind in kind_registry:
-        config = node.config or {}
-        names = {config[key] for key in kind_registry.get(node.kind).field_keys(node) if config.get(key)}
-    for text in config_strings(node.config or {}):
+        kind = kind_registry.get(node.kind)
+        names = {config[key] for key in kind.field_keys(node) if config.get(key)}
+        mapping_keys = kind.field_mapping_keys(node)
+        names.update(name for key in mapping_keys if isinstance(config.get(key), dict) for name in config[key])
+    # A mapping's values are no templates (http_request's key paths in the answer).
+    for text in config_strings({key: value for key, value in config.items() if key not in mapping_keys}):
         names.update(RECORD_REFERENCE.findall(text))
     return names
 
@@ -88,6 +93,7 @@ def node_field_renamed(node: Node, old: str, new: str) -> dict[str, Any]:
     """The node's config with the field `old` named `new`: in the keys that name a field and in
     every template that reads `record.<old>`."""
     keys = kind_registry.get(node.kind).field_keys(node) if node.kind in kind_registry else ()
+    mapping_keys = kind_registry.get(node.kind).field_mapping_keys(node) if node.kind in kind_registry else ()
     pattern = re.compile(rf"\brecord\.{re.escape(old)}\b")
 
     def renamed(value: Any) -> Any:
@@ -99,10 +105,13 @@ def node_field_renamed(node: Node, old: str, new: str) -> dict[str, Any]:
             return [renamed(item) for item in value]
         return value
 
-    config = renamed(node.config or {})
+    config = {key: value if key in mapping_keys else renamed(value) for key, value in (node.config or {}).items()}
     for key in keys:
         if config.get(key) == old:
             config[key] = new
+    for key in mapping_keys:
+        if isinstance(config.get(key), dict):
+            config[key] = {new if name == old else name: item for name, item in config[key].items()}
     return config
 
 
