@@ -12,7 +12,7 @@ class EventTreeConfig(AppConfig):
 
         from eventtree import checks
         from eventtree import signal_handlers
-        from eventtree.actions import control, messages, records
+        from eventtree.actions import control, http, messages, records
         from eventtree.actions.registry import registry
         from eventtree.kinds import action, background, condition, delay, kind_registry
         from eventtree.models import EventTree, Field, Form
@@ -21,6 +21,7 @@ class EventTreeConfig(AppConfig):
             records.SetField,
             records.CreateRecord,
             messages.SendEmail,
+            http.HttpRequest,
             control.SetFlag,
             control.ProgressAction,
             control.Log,

@@ -13,10 +13,10 @@ from django.utils import timezone
 
 from eventtree.engine import dispatch
 from eventtree.engine.alerts import alert_block_failed
-from eventtree.engine.context import RunContext, flag_set
+from eventtree.engine.context import ExternalCallPending, RunContext, flag_set
 from eventtree.engine.events import record_create_and_fire
 from eventtree.engine.form_cache import form_cached
-from eventtree.engine.outbox import outbox_deliver_on_commit
+from eventtree.engine.outbox import outbox_call_make, outbox_deliver_on_commit
 from eventtree.engine.poll_stamps import run_changed
 from eventtree.engine.trees import subtree_find
 from eventtree.engine.versions import version_nodes
@@ -77,20 +77,25 @@ def block_run(block_id: int) -> BlockState | None:
             return BlockState.CANCELLED
         # Read before the transaction: on SQLite it holds the database's one write lock throughout.
         form = form_cached(form_id=run.tree.form_id)
-        with transaction.atomic():
-            # Locking the record serialises blocks that update it, so none loses another's update.
-            record = Record.objects.select_for_update().get(pk=run.record_id)
-            record.form = form
-            context = RunContext(run=run, record=record, phase=Phase.BACKGROUND, attempt=block.attempts,
-                                 block=block, record_creator=record_create_and_fire)
-            walk(children, context)
-            outbox_deliver_on_commit(context.outbox)
-            Step.objects.bulk_create(context.steps)
-            block_finish(block, BlockState.DONE)
-            flag_set(run_id=run.pk, name=block.flag_name)
-            run_settle(run.pk)
-            run_changed(run)
-        return BlockState.DONE
+        calls_made: set[str] = set()
+        while True:
+            try:
+                with transaction.atomic():
+                    # Locking the record serialises blocks that update it, so none loses another's update.
+                    record = Record.objects.select_for_update().get(pk=run.record_id)
+                    record.form = form
+                    context = RunContext(run=run, record=record, phase=Phase.BACKGROUND, attempt=block.attempts,
+                                         block=block, record_creator=record_create_and_fire)
+                    walk(children, context)
+                    outbox_deliver_on_commit(context.outbox)
+                    Step.objects.bulk_create(context.steps)
+                    block_finish(block, BlockState.DONE)
+                    flag_set(run_id=run.pk, name=block.flag_name)
+                    run_settle(run.pk)
+                    run_changed(run)
+                return BlockState.DONE
+            except ExternalCallPending as call:
+                block_external_call(block, call, calls_made)
     except LeaseLost:
         logger.warning("Block %s: lease lost, attempt %s rolled back", block.pk, block.attempts)
         return None
@@ -99,6 +104,27 @@ def block_run(block_id: int) -> BlockState | None:
     except Exception as exc:
         logger.exception("Block %s raised", block.pk)
         return block_attempt_failed(block, context, f"{type(exc).__name__}: {exc}")
+
+
+def block_external_call(block: Block, call: ExternalCallPending, calls_made: set[str]) -> None:
+    """Make the external call (an http_request) that the block's walk stopped at, then let the
+    block walk again from its start, in a new transaction, finding the call's outcome.
+
+    The walk's transaction has been rolled back already, so no lock is held while the call waits
+    on the network, and the call's outbox row, written and settled here in commits of its own
+    (engine/outbox.py), outlives any later rollback of the block: a retried attempt finds the
+    outcome and sends nothing. The lease is renewed first; a block that lost it makes no call.
+    """
+    if call.key in calls_made:
+        raise RuntimeError(f"The call {call.key} has no outcome after it was made")
+    calls_made.add(call.key)
+    now = timezone.now()
+    renewed = Block.objects.filter(pk=block.pk, state=BlockState.RUNNING, attempts=block.attempts).update(
+        lease_until=now + timedelta(seconds=settings.EVENTTREE["BLOCK_LEASE_SECONDS"]), updated_at=now
+    )
+    if not renewed:
+        raise LeaseLost(block.pk)
+    outbox_call_make(call)
 
 
 def block_children(block: Block) -> list | None:

@@ -11,12 +11,28 @@ from eventtree.engine import dispatch
 from eventtree.engine.poll_stamps import run_changed
 from eventtree.engine.templating import render_value
 from eventtree.errors import ActionFailed
-from eventtree.models import Block, Field, Flag, Node, OutboxMessage, Phase, Progress, Record, Run, Step
+from eventtree.models import Block, Field, Flag, Node, OutboxMessage, OutboxState, Phase, Progress, Record, Run, Step
 
 def flag_set(*, run_id: int, name: str, value: bool = True) -> None:
     """Set a flag of a run, created or updated: one statement."""
     Flag.objects.bulk_create([Flag(run_id=run_id, name=name, value=value)], update_conflicts=True,
                              unique_fields=["run", "name"], update_fields=["value", "updated_at"])
+
+
+class ExternalCallPending(Exception):
+    """A block's walk reached an external call (`RunContext.outbox_call`) with no recorded outcome.
+
+    Not a failure: the block's runner rolls the walk back, makes the call outside its transaction
+    (engine/outbox.py `outbox_call_make`, under `key`) and walks the block again, which then finds
+    the outcome. The walker lets it through; nothing else may catch it.
+    """
+
+    def __init__(self, *, key: str, run_id: int, kind: str, payload: dict[str, Any]) -> None:
+        super().__init__(key)
+        self.key = key
+        self.run_id = run_id
+        self.kind = kind
+        self.payload = payload
 
 
 # Creates a record in another form and fires its `submitted` trees (the engine's, given to the
@@ -150,6 +166,25 @@ class RunContext:
         else:
             dispatch.outbox_enqueue(message.pk)
         return message
+
+    def outbox_call(self, *, kind: str, node: Node, payload: dict[str, Any], tag: str) -> dict[str, Any]:
+        """The outcome of a block's external call at `node` (http_request), made once per block and
+        node whatever the attempt: its outbox key `r<run>:b<block>:n<node>:<tag>` names no attempt.
+
+        Call in a block (not in a test run). The first time, this raises ExternalCallPending for
+        the block's runner to make the call (`payload`) outside the block's transaction, so that
+        its outbox row outlives the block's rollback; afterwards it returns the recorded outcome
+        (`payload["response"]` of the row), or raises ActionFailed with the recorded error,
+        `permanent` since no later attempt can change it (a staff retry can: services/runs.py).
+        """
+        key = f"r{self.run.pk}:b{self.block.pk}:n{node.pk}:{tag}"
+        message = (OutboxMessage.objects.filter(key=key, state__in=[OutboxState.SENT, OutboxState.FAILED])
+                   .only("state", "error", "payload").first())
+        if message is None:
+            raise ExternalCallPending(key=key, run_id=self.run.pk, kind=kind, payload=payload)
+        if message.state == OutboxState.FAILED:
+            raise ActionFailed(message.error, permanent=True)
+        return message.payload.get("response") or {}
 
     def record_create(self, *, form_slug: str, values: dict[str, Any]) -> Record:
         """Create a record in another form, firing its `submitted` trees in this phase."""

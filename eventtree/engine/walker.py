@@ -17,7 +17,7 @@ from eventtree.errors import ActionFailed
 from eventtree.actions.registry import UnknownAction, registry
 from eventtree.engine import dispatch
 from eventtree.engine.conditions import condition_holds, describe
-from eventtree.engine.context import RunContext
+from eventtree.engine.context import ExternalCallPending, RunContext
 from eventtree.engine.poll_stamps import run_changed
 from eventtree.kinds import kind_registry, node_label
 from eventtree.models import Block, BlockState, Node, NodeKind, StepStatus, due_now
@@ -89,6 +89,8 @@ def action_execute(node: Node, context: RunContext) -> None:
                 output = action.run(context, config)
         else:
             output = action.run(context, config)
+    except ExternalCallPending:
+        raise  # not a failure: the block's runner makes the call and walks again (engine/blocks.py)
     except (ActionFailed, UnknownAction) as exc:
         failure = exc
         public_message = getattr(exc, "public_message", None)
