@@ -11,6 +11,7 @@ from django.utils import timezone
 from eventtree.engine import dispatch
 from eventtree.engine.events import ActiveTree, tree_run_start
 from eventtree.engine.form_cache import form_cached
+from eventtree.engine.outbox import outbox_calls_forget_failed
 from eventtree.engine.poll_stamps import run_changed, submission_stamp_forget
 from eventtree.engine.runs import run_settle
 from eventtree.engine.trees import tree_problems
@@ -45,7 +46,8 @@ def block_cancel(*, block_id: int) -> Block:
 
 
 def block_retry(*, block_id: int) -> Block:
-    """Give a failed block one more attempt, now."""
+    """Give a failed block one more attempt, now. Its failed external calls (http_request) are
+    made again; those that were sent are not."""
     with transaction.atomic():
         block = Block.objects.select_for_update(of=("self",)).select_related("run__submission").get(pk=block_id)
         if block.state != BlockState.FAILED:
@@ -55,6 +57,7 @@ def block_retry(*, block_id: int) -> Block:
         block.finished_at = None
         block.max_attempts = block.attempts + 1
         block.save(update_fields=["state", "due_at", "finished_at", "max_attempts", "updated_at"])
+        outbox_calls_forget_failed(block_id=block.pk, run_id=block.run_id)
         Run.objects.filter(pk=block.run_id).update(status=RunStatus.RUNNING, finished_at=None)
         run_changed(block.run)
         dispatch.blocks_enqueue([block])
