@@ -287,5 +287,9 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
     # django-q2 logs as "django-q", not as its package's name.
-    "loggers": {"django-q": {"level": os.environ.get("DJANGO_Q_LOG_LEVEL", "WARNING")}},
+    "loggers": {
+        "django-q": {"level": os.environ.get("DJANGO_Q_LOG_LEVEL", "WARNING")},
+        # httpx logs each request's URL at INFO: an http_request's URL may hold a secret.
+        "httpx": {"level": "WARNING"},
+    },
 }
