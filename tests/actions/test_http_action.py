@@ -433,3 +433,47 @@ def test_the_editor_shows_a_config_that_saves_back_unchanged(http_settings):
 
     assert node_config_clean(node, node_config_form(node, fields, data), fields) == config
     assert SECRET not in str(shown)
+
+
+def queries_of(callable_) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        callable_()
+    return len(queries)
+
+
+def test_a_call_costs_no_query_before_the_redirect_and_a_few_in_a_block(partner, http_settings, submit, drain_blocks):
+    logged = form_create("logged", fields=FIELDS)
+    tree_create(logged, [action("log", message="x"), background(action("log", message="x"))])
+    called = form_create("called", fields=FIELDS)
+    tree_create(called, [http(partner.url("/ok"), store={}), background(http(partner.url("/ok"), store={}))])
+    submit(logged, name="warm the caches")
+    submit(called, name="warm the caches")
+    drain_blocks()
+
+    submits, blocks = [], []
+    for form in (logged, called):
+        submits.append(queries_of(lambda form=form: submit(form, name="Ada")))
+        blocks.append(queries_of(drain_blocks))
+
+    assert submits[1] == submits[0]
+    # The walk's first pass (the record locked, the outcome looked up), the lease renewed, the
+    # outbox row written (with its savepoint) and settled, and the outcome read by the second pass.
+    assert blocks[1] <= blocks[0] + 13, blocks
+
+
+def test_no_log_holds_a_secret_or_the_answer(partner, http_settings, submit, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO)
+    form = form_create("crm", fields=FIELDS)
+    tree_create(form, [http(partner.url("/ok?token={{ secrets.CRM_TOKEN }}")),
+                       http(partner.url("/fail?token={{ secrets.CRM_TOKEN }}"))])
+
+    with pytest.raises(SubmissionRefused):
+        submit(form, name="Ada")
+
+    assert len(partner.calls()) == 2 and "HTTP 500 from 127.0.0.1" in caplog.text
+    assert SECRET not in caplog.text and "RESPONSE-ONLY-TEXT" not in caplog.text and FAILURE_BODY not in caplog.text
