@@ -477,3 +477,16 @@ def test_no_log_holds_a_secret_or_the_answer(partner, http_settings, submit, cap
 
     assert len(partner.calls()) == 2 and "HTTP 500 from 127.0.0.1" in caplog.text
     assert SECRET not in caplog.text and "RESPONSE-ONLY-TEXT" not in caplog.text and FAILURE_BODY not in caplog.text
+
+
+def test_a_live_tree_naming_a_secret_the_server_lacks_does_not_run(partner, http_settings, submit):
+    from eventtree.checks import check_stored_trees
+
+    form = form_create("crm", fields=FIELDS)
+    tree_create(form, [http(partner.url("/ok"))])
+    http_settings.EVENTTREE = {**http_settings.EVENTTREE, "HTTP_SECRETS": {}}
+
+    record, submission = submit(form, name="Ada")
+
+    assert submission is None and not Run.objects.exists() and partner.calls() == []
+    assert "No secret named 'CRM_TOKEN'" in " ".join(str(error.msg) for error in check_stored_trees(databases=["default"]))
