@@ -161,6 +161,7 @@ def submit(visitor: Page, base_url: str, name: str) -> None:
 
 def drag(page: Page, source: Locator, target: Locator, *, below: bool = False) -> None:
     """Drag with real mouse moves: Sortable's fallback mode follows them (native DnD would not)."""
+    htmx_settled(page)
     start = source.locator(":scope > .node-card .drag-handle").bounding_box()
     box = target.locator(":scope > .node-card > .node-row").bounding_box()
     y = box["y"] + (box["height"] * 0.8 if below else box["height"] * 0.2)
@@ -178,6 +179,7 @@ def drag(page: Page, source: Locator, target: Locator, *, below: bool = False) -
 def drag_into(page: Page, source: Locator, owner: Locator) -> None:
     """Drag `source` by its handle, a few pixels at a time, until Sortable has put it into the
     children of `owner`, and drop it there."""
+    htmx_settled(page)
     start = source.locator(":scope > .node-card .drag-handle").bounding_box()
     x, y = start["x"] + start["width"] / 2, start["y"] + start["height"] / 2
     page.mouse.move(x, y)
