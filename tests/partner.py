@@ -8,6 +8,8 @@ that is not JSON, `/redirect?to=URL` 302 to URL.
 
 from __future__ import annotations
 
+import pytest
+
 import json
 import ssl
 import threading
@@ -111,3 +113,16 @@ class PartnerServer:
 
     def counts(self) -> Counter:
         return Counter(item.headers.get("Idempotency-Key") for item in self.calls())
+
+
+# The form the partner's tests submit: its answer's id and status are stored in internal fields.
+CRM_FIELDS = [{"name": "name"}, {"name": "customer_id", "type": "number", "internal": True},
+              {"name": "status", "internal": True}]
+
+
+@pytest.fixture
+def partner():
+    """A partner server on loopback for the test, stopped after it."""
+    server = PartnerServer().start()
+    yield server
+    server.stop()

@@ -20,20 +20,11 @@ from eventtree.models import Block, BlockState, Node, OutboxMessage, OutboxState
 from eventtree.services.records import SubmissionRefused, record_submit
 from eventtree.services.runs import block_retry
 from tests.factories import action, form_create, set_field, tree_create
-from tests.partner import ANSWER, FAILURE_BODY, PartnerServer
+from tests.partner import ANSWER, CRM_FIELDS as FIELDS, FAILURE_BODY, PartnerServer, partner  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
 SECRET = "tok-s3cr3t-value"
-FIELDS = [{"name": "name"}, {"name": "customer_id", "type": "number", "internal": True},
-          {"name": "status", "internal": True}]
-
-
-@pytest.fixture
-def partner():
-    server = PartnerServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -11,21 +11,12 @@ from django.test import Client
 
 from eventtree.models import Block, Node, OutboxMessage, Record
 from tests.factories import action, form_create, set_field, tree_create
-from tests.partner import PartnerServer
+from tests.partner import CRM_FIELDS as FIELDS, partner  # noqa: F401
 from tests.workers import QCluster, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 SECRET = "integration-crm-token-0123456789"
-FIELDS = [{"name": "name"}, {"name": "customer_id", "type": "number", "internal": True},
-          {"name": "status", "internal": True}]
-
-
-@pytest.fixture
-def partner():
-    server = PartnerServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
