@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import shutil
 
 import pytest
@@ -27,6 +28,11 @@ def browser_type_launch_args(browser_type_launch_args):
 @pytest.fixture
 def page(page):
     page.set_default_timeout(15_000)
+    # EVENTTREE_TEST_CPU_SLOWDOWN=4 runs the page's scripts four times slower, as on a loaded CI
+    # machine: races between a test and the page's swaps show up here first.
+    slowdown = os.environ.get("EVENTTREE_TEST_CPU_SLOWDOWN")
+    if slowdown:
+        page.context.new_cdp_session(page).send("Emulation.setCPUThrottlingRate", {"rate": float(slowdown)})
     return page
 
 

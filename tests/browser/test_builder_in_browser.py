@@ -159,10 +159,23 @@ def submit(visitor: Page, base_url: str, name: str) -> None:
     expect(status).to_contain_text("Slow part")
 
 
-def drag(page: Page, source: Locator, target: Locator, *, below: bool = False) -> None:
-    """Drag with real mouse moves: Sortable's fallback mode follows them (native DnD would not)."""
+# Sortable's fallback mode samples the pointer every 50 ms (its emulated dragover): each move
+# waits past a sample, or a slow browser never sees the pointer where the drop should be.
+SAMPLE_MS = 70
+
+
+def drag_start(page: Page, source: Locator) -> dict:
+    """Once no htmx request is under way, the node to drag in the middle of the window (a pointer
+    near an edge has Sortable scroll the page), and its handle's box."""
     htmx_settled(page)
-    start = source.locator(":scope > .node-card .drag-handle").bounding_box()
+    source.evaluate("node => node.scrollIntoView({block: 'center'})")
+    return source.locator(":scope > .node-card .drag-handle").bounding_box()
+
+
+def drag(page: Page, source: Locator, target: Locator, *, below: bool = False) -> None:
+    """Drag with real mouse moves: Sortable's fallback mode follows them (native DnD would not).
+    The drop waits until Sortable has put `source` next to `target`."""
+    start = drag_start(page, source)
     box = target.locator(":scope > .node-card > .node-row").bounding_box()
     y = box["y"] + (box["height"] * 0.8 if below else box["height"] * 0.2)
     page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
@@ -171,7 +184,10 @@ def drag(page: Page, source: Locator, target: Locator, *, below: bool = False) -
     for i in range(1, steps + 1):
         page.mouse.move(start["x"] + 4 + (box["x"] + 60 - start["x"]) * i / steps,
                         start["y"] + (y - start["y"]) * i / steps)
-        page.wait_for_timeout(30)
+        page.wait_for_timeout(SAMPLE_MS)
+    beside = ("([item, other, below]) => (below ? item.previousElementSibling : item.nextElementSibling)"
+              " === other")
+    page.wait_for_function(beside, arg=[source.element_handle(), target.element_handle(), below])
     with page.expect_response(re.compile(r"/nodes/\d+/move/$")):
         page.mouse.up()
 
@@ -179,15 +195,14 @@ def drag(page: Page, source: Locator, target: Locator, *, below: bool = False) -
 def drag_into(page: Page, source: Locator, owner: Locator) -> None:
     """Drag `source` by its handle, a few pixels at a time, until Sortable has put it into the
     children of `owner`, and drop it there."""
-    htmx_settled(page)
-    start = source.locator(":scope > .node-card .drag-handle").bounding_box()
+    start = drag_start(page, source)
     x, y = start["x"] + start["width"] / 2, start["y"] + start["height"] / 2
     page.mouse.move(x, y)
     page.mouse.down()
     inside = "([item, owner]) => item.parentElement.closest('.node') === owner"
     for step in range(1, 80):
         page.mouse.move(x + min(step, 30), y - 4 * step)
-        page.wait_for_timeout(20)
+        page.wait_for_timeout(SAMPLE_MS)
         if page.evaluate(inside, [source.element_handle(), owner.element_handle()]):
             break
     with page.expect_response(re.compile(r"/nodes/\d+/move/$")):

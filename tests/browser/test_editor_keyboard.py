@@ -41,7 +41,9 @@ def tab_to(page: Page, name: str, *, back: bool = False, limit: int = 80) -> Non
 
 def focus_settles_on(page: Page, node: Node, name: str = "") -> None:
     """Wait until focus is on (or in) `node`'s item on the page, on a control whose name matches
-    `name`; then check it is not the page's body."""
+    `name`; then check it is not the page's body. Waits first for htmx to have swapped in the
+    answer to the last request (until then focus is still on the control that sent it)."""
+    page.wait_for_function("() => !document.querySelector('.htmx-request')")
     page.wait_for_function(
         """([id, name]) => {
           const element = document.activeElement;
