@@ -275,9 +275,20 @@
     if (field) field.focus();
   }
 
-  function focus(selector) {
+  // Focus goes where an answer says only if the builder has not gone on meanwhile: it is lost to
+  // the page (the control that sent the request was swapped away), or still on (or in) that
+  // control. A builder who clicked into a field of the form that opened, before the answer
+  // settled, keeps typing there. `source` is the event's target: the control that sent the
+  // request, or the body once that control is gone.
+  function focusFree(source) {
+    var active = document.activeElement;
+    if (!active || active === document.body || !active.isConnected) return true;
+    return !!source && source !== document.body && source.contains(active);
+  }
+
+  function focus(selector, source) {
     var element = selector && document.querySelector(selector);
-    if (!element) return;
+    if (!element || !focusFree(source)) return;
     unfoldAround(element);
     element.focus();
   }
@@ -298,11 +309,11 @@
       mark.remove();
     });
     foldToggles();
-    focus(event.detail.focus);
+    focus(event.detail.focus, event.target);
   });
 
   document.addEventListener("eventtree:focus", function (event) {
-    focus(event.detail.focus);
+    focus(event.detail.focus, event.target);
   });
 
   document.addEventListener("htmx:oobErrorNoTarget", reloadTree);

@@ -90,6 +90,29 @@ def test_unsaved_typing_survives_other_edits_and_publish(editor):
     expect(card(page, "first").get_by_label("Message")).to_have_value("typed, not saved")
 
 
+def test_a_builder_already_typing_in_the_form_that_opened_keeps_focus_and_typing(editor):
+    """On a slow machine the builder may click into a field of the edit form before the answer
+    that opened it says where focus goes: focus stays where the builder is typing."""
+    page, tree = editor
+    # What the builder does the moment the form is on the page, before the answer settles.
+    page.evaluate("""() => {
+      document.addEventListener("htmx:oobAfterSwap", (event) => {
+        const field = event.target.querySelector && event.target.querySelector("form.node-edit [name=config-message]");
+        if (!field || window.typedAt) return;
+        window.typedAt = field.id;
+        field.focus();
+        field.value = "typed at once";
+      });
+      document.addEventListener("eventtree:focus", () => { window.answered = true; });
+    }""")
+    card(page, "first").get_by_role("link", name="Edit “log 'first'”").click()
+    page.wait_for_function("() => window.answered")
+    message = card(page, "first").get_by_label("Message")
+    expect(message).to_be_focused()
+    expect(message).to_have_value("typed at once")
+    expect(card(page, "first").get_by_label("Label")).to_have_value("")
+
+
 def test_a_container_folds_from_the_keyboard_and_stays_folded(editor):
     page, tree = editor
     later = page.locator(".node", has=page.locator(":scope > .node-card", has_text="Later")).first
