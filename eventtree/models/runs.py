@@ -80,6 +80,11 @@ class Run(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # The runs pages (selectors_runs.py): newest first, of all trees or of one, by date.
+        indexes = [
+            models.Index(fields=["-created_at", "-id"], name="run_newest"),
+            models.Index(fields=["tree", "-created_at"], name="run_tree_newest"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["tree", "tick_at", "record"], condition=models.Q(tick_at__isnull=False),
                                     name="run_once_per_record_and_tick"),
@@ -191,6 +196,8 @@ class Step(models.Model):
 
     class Meta:
         ordering = ["run", "started_at", "id"]
+        # A node's last outcomes in the editor (selectors_runs.node_outcomes): its newest steps.
+        indexes = [models.Index(fields=["node_key", "-id"], name="step_node_newest")]
 
     def __str__(self) -> str:
         return f"{self.label}: {self.status}"
