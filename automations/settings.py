@@ -268,6 +268,10 @@ EVENTTREE = {
     # blocks. Four a worker: fewer leave workers idle between two polls of the broker.
     "IMPORT_CHUNKS_AT_ONCE": int(os.environ.get("EVENTTREE_IMPORT_CHUNKS_AT_ONCE",
                                                 4 * int(os.environ.get("EVENTTREE_WORKERS", "2")))),
+    # An import still reading its file this long after it started is given up by the sweeper: the
+    # process reading it has stopped (a web process killed during an upload). Reading the largest
+    # file allowed (EVENTTREE_IMPORT_MAX_BYTES) takes well under a minute.
+    "IMPORT_READ_STALE_SECONDS": 15 * 60,
     # A tree mails at most one failure alert per this many minutes; failures in between are
     # gathered into one email at the end of that time (engine/alerts.py).
     "ALERT_MINUTES": float(os.environ.get("EVENTTREE_ALERT_MINUTES", "15")),

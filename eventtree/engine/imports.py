@@ -181,3 +181,27 @@ def import_chunks_resend() -> int:
             woken += len(dispatch.import_chunks_wake(unfinished.filter(woken_at__isnull=True),
                                                      limit=at_once - handed_over))
     return woken
+
+
+# What the page of an import given up says (engine/sweeper.py).
+READ_STOPPED = ("The file was not read to its end: the process reading it stopped (the server "
+                "restarted during the upload?). Nothing was imported; upload the file again.")
+
+
+def imports_abandoned_fail() -> int:
+    """For the sweeper: fail each import still *validating* longer than IMPORT_READ_STALE_SECONDS
+    after it started (the process reading its file has stopped) and delete the chunks it had
+    written, which never ran. The read itself, should it still go on, finds its import given up
+    (services/imports.py). One indexed query when no import is being read."""
+    stale_before = Now() - timedelta(seconds=settings.EVENTTREE["IMPORT_READ_STALE_SECONDS"])
+    failed = 0
+    for import_id in Import.objects.filter(state=ImportState.VALIDATING, created_at__lt=stale_before
+                                           ).values_list("pk", flat=True):
+        with transaction.atomic():
+            if Import.objects.filter(pk=import_id, state=ImportState.VALIDATING).update(
+                    state=ImportState.FAILED, error=READ_STOPPED, finished_at=timezone.now()):
+                ImportChunk.objects.filter(bulk_import_id=import_id).delete()
+                failed += 1
+                logger.warning("Import %s was given up: its file was never read to its end", import_id)
+    return failed
+

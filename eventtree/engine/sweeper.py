@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from eventtree.engine import dispatch
 from eventtree.engine.alerts import alert_block_failed
-from eventtree.engine.imports import import_chunks_resend
+from eventtree.engine.imports import import_chunks_resend, imports_abandoned_fail
 from eventtree.engine.poll_stamps import run_changed
 from eventtree.engine.runs import run_settle
 from eventtree.engine.outbox import outbox_pending_ids
@@ -35,6 +35,7 @@ class SweepResult:
     failed: int = 0
     outbox: int = 0
     chunks: int = 0  # chunks of CSV imports handed over again
+    imports_given_up: int = 0  # CSV imports whose file was never read to its end
 
 
 def sweep() -> SweepResult:
@@ -88,7 +89,8 @@ def sweep() -> SweepResult:
         dispatch.outbox_wake(message_id)
         result.outbox += 1
     result.chunks = import_chunks_resend()
-    if result.woken or result.failed or result.chunks:
+    result.imports_given_up = imports_abandoned_fail()
+    if result.woken or result.failed or result.chunks or result.imports_given_up:
         logger.info("Sweeper: %s", result)
     return result
 

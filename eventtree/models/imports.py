@@ -35,6 +35,8 @@ class Import(models.Model):
     chunk_size = models.PositiveIntegerField()
     chunk_count = models.PositiveIntegerField(default=0)
     chunks_finished = models.PositiveIntegerField(default=0)
+    # Why the whole import stopped, when it did not get to its chunks (for staff).
+    error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -67,9 +67,15 @@ def import_create(
         bulk_import.delete()
         raise
     with transaction.atomic():
-        Import.objects.filter(pk=bulk_import.pk).update(state=ImportState.RUNNING, rows=rows, chunk_count=chunks)
-        if hand_over:
+        started = Import.objects.filter(pk=bulk_import.pk, state=ImportState.VALIDATING).update(
+            state=ImportState.RUNNING, rows=rows, chunk_count=chunks)
+        if started and hand_over:
             dispatch.import_chunks_enqueue(bulk_import.pk, limit=settings.EVENTTREE["IMPORT_CHUNKS_AT_ONCE"])
+    if not started:
+        # The sweeper gave the import up meanwhile (engine/imports.py): its chunks would never run.
+        ImportChunk.objects.filter(bulk_import=bulk_import).delete()
+        raise ImportRefused(["Reading the file took too long, and the import was given up: nothing was "
+                             "imported. Upload the file again."])
     bulk_import.refresh_from_db()
     return bulk_import
 

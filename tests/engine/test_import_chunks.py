@@ -246,3 +246,49 @@ def test_a_chunk_without_trees_costs_the_same_statements_whatever_its_rows(djang
 
     assert Record.objects.count() == 100
     assert len([q for q in queries.captured_queries if q["sql"].startswith('INSERT INTO "eventtree_record"')]) == 1
+
+
+def test_an_import_whose_reader_stopped_is_failed_by_the_sweeper_and_keeps_nothing(settings, client):
+    """A web process killed while it read an upload left its import *validating* for ever, with the
+    chunks it had written: the sweeper gives it up once it is older than any read takes."""
+    from tests.views.staff import staff_create
+
+    form = form_create("people", fields=FIELDS)
+    stuck = Import.objects.create(form=form, file_name="big.csv", columns=["name", "email", "plan"], chunk_size=100)
+    ImportChunk.objects.create(bulk_import=stuck, number=1, first_line=2, last_line=2, row_count=1,
+                               rows=[[2, ["Ada", "ada@example.com", "Free"]]])
+    reading = Import.objects.create(form=form, file_name="now.csv", columns=["name", "email"], chunk_size=100)
+    stale = settings.EVENTTREE["IMPORT_READ_STALE_SECONDS"]
+    Import.objects.filter(pk=stuck.pk).update(created_at=timezone.now() - timedelta(seconds=stale + 5))
+
+    assert sweep().imports_given_up == 1
+    stuck.refresh_from_db()
+    assert stuck.state == ImportState.FAILED and stuck.finished_at is not None
+    assert not ImportChunk.objects.filter(bulk_import=stuck).exists() and not Record.objects.exists()
+    assert Import.objects.get(pk=reading.pk).state == ImportState.VALIDATING  # still being read
+    assert sweep().imports_given_up == 0
+
+    client.force_login(staff_create("viewer", "eventtree.view_record"))
+    page = client.get(f"/builder/imports/{stuck.pk}/").content.decode()
+    assert "The file was not read to its end" in page and "upload the file again" in page
+    assert 'hx-trigger="every 2s"' not in page  # finished: the page stops polling
+
+
+def test_a_read_that_outlived_its_import_keeps_nothing_and_says_so():
+    """The other side: a read still going when the sweeper gave its import up does not bring it
+    back to life (its chunks would never run)."""
+    from eventtree.services.imports import ImportRefused
+
+    class GivenUpWhileRead(io.BytesIO):
+        def readline(self, *args):
+            line = super().readline(*args)
+            if self.tell() > 200:  # the sweeper gives the import up while the file is read
+                Import.objects.filter(state=ImportState.VALIDATING).update(state=ImportState.FAILED)
+            return line
+
+    form = form_create("people", fields=FIELDS)
+    with pytest.raises(ImportRefused, match="took too long"):
+        import_create(form=form, stream=GivenUpWhileRead(("name,email,plan\n" + people(300)).encode()),
+                      file_name="people.csv", chunk_size=10, hand_over=False)
+    assert Import.objects.get().state == ImportState.FAILED
+    assert not ImportChunk.objects.exists()
