@@ -102,10 +102,15 @@ class RunPage:
 
 
 def run_page(*, run_id: int) -> RunPage:
-    """The run and everything it did: six queries, however many blocks and steps it has
+    """The run and everything it did, with its replays (`last_replay_id`, `replay_count`): six
+    queries, however many blocks and steps it has
     (Http404 for an unknown run)."""
+    replays = Run.objects.filter(replay_of=OuterRef("pk"))
     run = get_object_or_404(
-        Run.objects.select_related("tree__form", "version", "submission").defer("version__nodes"), pk=run_id
+        Run.objects.select_related("tree__form", "version", "submission").defer("version__nodes").annotate(
+            last_replay_id=Subquery(replays.order_by("-id").values("pk")[:1]),
+            replay_count=Subquery(replays.values("replay_of").annotate(count=Count("pk")).values("count")),
+        ), pk=run_id
     )
     blocks = list(Block.objects.filter(run=run).order_by("id"))
     steps: dict[int | None, list[Step]] = {block.pk: [] for block in blocks}

@@ -147,12 +147,15 @@ def tree_run_start(
     phase: Phase,
     depth: int,
     tick_at: datetime | None = None,
+    replay_of_id: int | None = None,
 ) -> Run:
     """Start a run of `tree`'s version on `record`: its synchronous walk now, its blocks handed
-    over when the transaction commits. `tick_at` is the cron tick a scheduled run stands for.
-    Call inside `atomic`: a NodeFailure propagates and the caller rolls back."""
+    over when the transaction commits. `tick_at` is the cron tick a scheduled run stands for;
+    `replay_of_id` the run a replay runs again. Call inside `atomic`: a NodeFailure propagates
+    and the caller rolls back."""
     run = Run.objects.create(tree_id=tree.id, version_id=tree.version_id, record=record,
-                             submission=submission, event=event, depth=depth, tick_at=tick_at)
+                             submission=submission, event=event, depth=depth, tick_at=tick_at,
+                             replay_of_id=replay_of_id)
     # What the walk reads of the tree (its name, its attempts) is in the cached entry: no query.
     run.tree = EventTree(pk=tree.id, form_id=record.form_id, name=tree.name, mode=tree.mode,
                          max_attempts=tree.max_attempts, published_id=tree.version_id)

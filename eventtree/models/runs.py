@@ -75,6 +75,8 @@ class Run(models.Model):
     # runs once per record and tick: a second insert of the same three is refused, which is how
     # a retried or doubled tick knows the record was handled.
     tick_at = models.DateTimeField(null=True, blank=True)
+    # The run this one replays (services/runs.run_replay), for the runs pages; None otherwise.
+    replay_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replays")
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

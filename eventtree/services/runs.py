@@ -91,7 +91,7 @@ def run_replay(*, run_id: int, user: AbstractBaseUser) -> Run:
             record = Record.objects.select_for_update().get(pk=run.record_id)
             record.form = form
             replay = tree_run_start(tree, record=record, event=run.event, submission=None, phase=Phase.SYNC,
-                                    depth=run.depth)
+                                    depth=run.depth, replay_of_id=run.pk)
             # The post-submission pages of the record quote its values, which the replay may set.
             for token in record.submissions.values_list("token", flat=True):
                 submission_stamp_forget(token)

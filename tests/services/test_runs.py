@@ -283,6 +283,7 @@ def test_replay_runs_the_runs_own_version_on_the_record_as_it_is_now(
 
     assert replay.pk != run.pk
     replay.refresh_from_db()
+    assert replay.replay_of_id == run.pk
     assert (replay.tree_id, replay.version_id, replay.event, replay.submission_id) == (
         tree.pk, run.version_id, run.event, None)
     assert replay.version.number == 1 and tree.published.number == 2

@@ -334,6 +334,17 @@ def test_replay_starts_a_new_run_and_shows_it(staff, outcome, submit, drain_bloc
     assert response.redirect_chain == [(f"/builder/runs/{replay.pk}/", 302)]
     assert f"Replay of run {run.pk}" in response.content.decode()
 
+    # Each page says it afterwards too: the replay names its run, the run its replays.
+    replay_page = staff.get(f"/builder/runs/{replay.pk}/").content.decode()
+    assert f'<th>Replay of</th><td><a href="/builder/runs/{run.pk}/">run #{run.pk}</a>' in replay_page
+    assert "Replayed as" not in replay_page
+    run_page = staff.get(f"/builder/runs/{run.pk}/").content.decode()
+    assert f'<th>Replayed as</th><td><a href="/builder/runs/{replay.pk}/">run #{replay.pk}</a></td>' in run_page
+    staff.post(f"/builder/runs/{run.pk}/replay/")
+    again = Run.objects.latest("id")
+    run_page = staff.get(f"/builder/runs/{run.pk}/").content.decode()
+    assert f'<a href="/builder/runs/{again.pk}/">run #{again.pk}</a> <span class="muted">(the last of 2 replays)' in run_page
+
 
 def test_a_replay_whose_synchronous_phase_fails_keeps_the_record_and_says_why(staff, submit):
     form = form_create("gate", fields=[{"name": "name"}, {"name": "status"}, {"name": "seen", "internal": True}])
