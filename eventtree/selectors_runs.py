@@ -103,8 +103,7 @@ class RunPage:
 
 def run_page(*, run_id: int) -> RunPage:
     """The run and everything it did, with its replays (`last_replay_id`, `replay_count`): six
-    queries, however many blocks and steps it has
-    (Http404 for an unknown run)."""
+    queries, however many blocks and steps it has (Http404 for an unknown run)."""
     replays = Run.objects.filter(replay_of=OuterRef("pk"))
     run = get_object_or_404(
         Run.objects.select_related("tree__form", "version", "submission").defer("version__nodes").annotate(

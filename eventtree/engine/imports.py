@@ -184,8 +184,8 @@ def import_chunks_resend() -> int:
 
 
 # What the page of an import given up says (engine/sweeper.py).
-READ_STOPPED = ("The file was not read to its end: the process reading it stopped (the server "
-                "restarted during the upload?). Nothing was imported; upload the file again.")
+READ_STOPPED = ("The file was not read to its end: the process reading it stopped, as when the server "
+                "restarts during an upload. Nothing was imported; upload the file again.")
 
 
 def imports_abandoned_fail() -> int:
@@ -204,4 +204,3 @@ def imports_abandoned_fail() -> int:
                 failed += 1
                 logger.warning("Import %s was given up: its file was never read to its end", import_id)
     return failed
-
