@@ -272,6 +272,7 @@ def test_an_import_whose_reader_stopped_is_failed_by_the_sweeper_and_keeps_nothi
     page = client.get(f"/builder/imports/{stuck.pk}/").content.decode()
     assert "The file was not read to its end" in page and "upload the file again" in page
     assert 'hx-trigger="every 2s"' not in page  # finished: the page stops polling
+    assert "Chunks finished" not in page and 'id="import-count"' not in page  # no counts of a read that never ended
 
 
 def test_a_read_that_outlived_its_import_keeps_nothing_and_says_so():

@@ -70,3 +70,16 @@ def deploy(tmp_path) -> Iterator[Callable[..., Deployment]]:
     yield deploy
     for deployment in started:
         deployment.stop()
+
+
+@pytest.fixture(params=["orm-sqlite", "redis-postgres"])
+def deploy_each_setup(request, deploy) -> Callable[..., Deployment]:
+    """`deploy_each_setup(env={…})`: the test runs twice, on the embedded default (SQLite and the
+    ORM broker, which re-delivers a task) and on PostgreSQL with Redis (which loses it)."""
+    def deploy_on(**kwargs) -> Deployment:
+        if request.param == "orm-sqlite":
+            return deploy(database_url=request.getfixturevalue("sqlite_database"), **kwargs)
+        return deploy(database_url=request.getfixturevalue("postgres_database"),
+                      redis_url=request.getfixturevalue("redis").url, **kwargs)
+
+    return deploy_on

@@ -52,12 +52,9 @@ def people_csv(path, rows: int, *, slow_row: int | None = None, bad_rows: tuple[
     return str(path)
 
 
-@pytest.fixture(params=["orm-sqlite", "redis-postgres"])
-def site(request, deploy):
-    if request.param == "orm-sqlite":
-        return deploy(database_url=request.getfixturevalue("sqlite_database"), env=CRASH_ENV)
-    return deploy(database_url=request.getfixturevalue("postgres_database"),
-                  redis_url=request.getfixturevalue("redis").url, env=CRASH_ENV)
+@pytest.fixture
+def site(deploy_each_setup):
+    return deploy_each_setup(env=CRASH_ENV)
 
 
 def import_state(site) -> tuple:

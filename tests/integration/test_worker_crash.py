@@ -29,12 +29,9 @@ SUBMISSIONS = 6  # more than the four workers, so two blocks can be caught sleep
 SLOW = form_package("slow", [background("Slow part", count("n"), sleep(2), email("slow"))])
 
 
-@pytest.fixture(params=["orm-sqlite", "redis-postgres"])
-def site(request, deploy):
-    if request.param == "orm-sqlite":
-        return deploy(database_url=request.getfixturevalue("sqlite_database"), env=CRASH_ENV)
-    return deploy(database_url=request.getfixturevalue("postgres_database"),
-                  redis_url=request.getfixturevalue("redis").url, env=CRASH_ENV)
+@pytest.fixture
+def site(deploy_each_setup):
+    return deploy_each_setup(env=CRASH_ENV)
 
 
 def test_a_worker_killed_mid_block_loses_nothing_and_repeats_nothing(site):
