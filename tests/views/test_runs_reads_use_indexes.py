@@ -54,9 +54,9 @@ def test_the_runs_list_reads_newest_first_through_an_index(logged):
     for url, index in [("/builder/runs/", "run_newest"),
                        (f"/builder/runs/?date_from={today}", "run_newest"),
                        (f"/builder/runs/?tree={tree.pk}", "run_tree_newest")]:
-        listing = [plan for plan in plans(client, url, "eventtree_run") if "ORDER BY" in plan or index in plan]
-        assert any(index in plan for plan in listing), (url, listing)
-        assert not any("TEMP B-TREE FOR ORDER BY" in plan for plan in listing), (url, listing)
+        read = plans(client, url, "eventtree_run")
+        assert any(index in plan for plan in read), (url, read)
+        assert not any("TEMP B-TREE FOR ORDER BY" in plan for plan in read), (url, read)
 
 
 def test_a_nodes_outcomes_read_its_newest_steps_through_an_index(logged):
